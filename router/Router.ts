@@ -1,0 +1,409 @@
+/**
+ * A virtual router: a platform profile, storage, the shared CLI engine with every feature
+ * module, and a boot/reload life cycle. It knows nothing of the lab; what it needs from
+ * outside (clock, content store, where servers listen, transfer clients) comes in `RouterEnv`.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../lab/clock/LabClock.ts';
+import { CliEngine } from './cli/CliEngine.ts';
+import { CliSession, type SessionOptions } from './cli/CliSession.ts';
+import type { Dialog } from './cli/dialogs.ts';
+import type { Feature } from './cli/types.ts';
+import { parseImage, HEADER_PROBE_BYTES, type ParsedImage } from './image/format.ts';
+import type { PlatformProfile } from './platforms/profile.ts';
+import type { ContentStore } from './storage/ContentStore.ts';
+import { FileSystems } from './storage/FileSystems.ts';
+import type { FlashFileSystem } from './storage/FlashFileSystem.ts';
+import { Syslog } from './system/Syslog.ts';
+import { hashSecret, type Secret } from './system/secrets.ts';
+import type { TransferClient } from './transfer/types.ts';
+
+export type LabService = 'tftp' | 'ftp' | 'dns' | 'https' | 'smtp' | 'ssh';
+
+/** What a router needs from the world around it. */
+export interface RouterEnv {
+  clock: Clock & { after(ms: number, fn: () => void): () => void };
+  store: ContentStore;
+  /** Folder for this router's own state (file-system metadata). */
+  stateDir: string;
+  /** The port a lab service really listens on at `address` (routers dial well-known ports). */
+  servicePort(address: string, service: LabService): number;
+  transfer: Record<'tftp' | 'ftp', TransferClient>;
+}
+
+export interface RouterUser {
+  privilege: number;
+  secret: Secret;
+}
+
+/** Configuration the router core keeps, because several features read it. */
+export interface SystemConfig {
+  hostname: string;
+  domainName?: string;
+  domainLookup: boolean;
+  nameServers: string[];
+  hosts: Map<string, string>;
+  filePrompt: 'alert' | 'noisy' | 'quiet';
+  enableSecret?: Secret;
+  users: Map<string, RouterUser>;
+  bootSystem: string[];
+  configRegister: number;
+  /** config-register typed this session: takes effect at the next reload. */
+  nextConfigRegister?: number;
+  timezone: { name: string; offsetMinutes: number };
+  loggingBuffered?: { size: number; level?: string };
+  serviceTimestamps: boolean;
+}
+
+export interface RouterOptions {
+  name: string;
+  platform: PlatformProfile;
+  /** The router's own address (its management interface). */
+  address: string;
+  env: RouterEnv;
+  fsSizes?: Record<string, number>;
+  users?: { name: string; password: string; privilege?: number }[];
+  enableSecret?: string;
+  bootSeconds?: number;
+  /** Lines applied at first boot when nvram has no startup-config. */
+  initialConfig?: string[];
+}
+
+export type RouterState = 'stopped' | 'booting' | 'running' | 'rommon';
+
+/** Hooks a feature installs into the boot path (signed software verifies images here). */
+export type ImageCheck = (fs: FlashFileSystem, path: string, image: ParsedImage) => Promise<string | undefined>;
+
+export interface RunningImage {
+  url: string;
+  image: ParsedImage;
+}
+
+/**
+ * A router's own clock: lab time plus the offset `clock set` gave it, so setting one
+ * router's clock does not move the lab's.
+ */
+export class RouterClock implements Clock {
+  private offset = 0;
+  constructor(private readonly lab: RouterEnv['clock']) {}
+  now(): Date {
+    return new Date(this.lab.now().getTime() + this.offset);
+  }
+  at(at: Date, fn: () => void): () => void {
+    return this.lab.at(new Date(at.getTime() - this.offset), fn);
+  }
+  after(ms: number, fn: () => void): () => void {
+    return this.lab.after(ms, fn);
+  }
+  set(to: Date): void {
+    this.offset = to.getTime() - this.lab.now().getTime();
+  }
+}
+
+export function defaultSystemConfig(hostname: string): SystemConfig {
+  return {
+    hostname,
+    domainLookup: true,
+    nameServers: [],
+    hosts: new Map(),
+    filePrompt: 'alert',
+    users: new Map(),
+    bootSystem: [],
+    configRegister: 0x2102,
+    timezone: { name: 'UTC', offsetMinutes: 0 },
+    serviceTimestamps: true,
+  };
+}
+
+let sharedEngine: CliEngine<Router> | undefined;
+let featureList: Feature<Router>[] = [];
+
+/** Every router shares one engine (one token tree per mode), built from the feature list. */
+export function setRouterFeatures(features: Feature<Router>[]): void {
+  featureList = features;
+  sharedEngine = undefined;
+}
+
+function engine(): CliEngine<Router> {
+  return (sharedEngine ??= new CliEngine<Router>(featureList));
+}
+
+export class Router {
+  readonly name: string;
+  readonly platform: PlatformProfile;
+  readonly address: string;
+  readonly env: RouterEnv;
+  readonly fs: FileSystems;
+  readonly log: Syslog;
+  readonly clock: RouterClock;
+  system: SystemConfig;
+  state: RouterState = 'stopped';
+  runningImage?: RunningImage;
+  bootedAt?: Date;
+  lastReloadReason = 'PowerOn';
+  returnedToRomBy = 'power-on';
+  readonly sessions = new Set<CliSession<Router>>();
+  /** Per-feature private state, created on first use and dropped at reload when asked. */
+  private readonly featureStates = new Map<string, unknown>();
+  readonly imageChecks: ImageCheck[] = [];
+  private readonly bootSeconds: number;
+  private readonly initialConfig: string[];
+  private readonly topologyUsers: RouterOptions['users'];
+  private readonly topologyEnable?: string;
+  private bootTimer?: () => void;
+  private stateWaiters: (() => void)[] = [];
+  /** Why the last boot ended in ROMmon, for the console. */
+  bootFailure?: string;
+
+  constructor(opts: RouterOptions) {
+    this.name = opts.name;
+    this.platform = opts.platform;
+    this.address = opts.address;
+    this.env = opts.env;
+    this.bootSeconds = opts.bootSeconds ?? opts.platform.bootSeconds;
+    this.initialConfig = opts.initialConfig ?? [];
+    this.topologyUsers = opts.users ?? [{ name: 'admin', password: 'admin', privilege: 1 }];
+    this.topologyEnable = opts.enableSecret ?? 'cisco';
+    this.clock = new RouterClock(opts.env.clock);
+    mkdirSync(opts.env.stateDir, { recursive: true });
+    this.fs = new FileSystems({
+      profile: opts.platform,
+      sizes: opts.fsSizes ?? {},
+      store: opts.env.store,
+      metaDir: join(opts.env.stateDir, 'fs'),
+      clock: this.clock,
+    });
+    this.log = new Syslog(this);
+    this.system = this.freshSystem();
+  }
+
+  get engine(): CliEngine<Router> {
+    return engine();
+  }
+
+
+  private freshSystem(): SystemConfig {
+    const s = defaultSystemConfig(this.name);
+    return s;
+  }
+
+  featureState<T>(feature: string, init: () => T): T {
+    let s = this.featureStates.get(feature) as T | undefined;
+    if (s === undefined) this.featureStates.set(feature, (s = init()));
+    return s;
+  }
+
+  resetFeatureState(feature: string): void {
+    this.featureStates.delete(feature);
+  }
+
+  /** The running configuration as IOS prints it. */
+  runningConfig(): string[] {
+    return this.engine.runningConfig(this);
+  }
+
+  // ---- sessions -------------------------------------------------------------------------
+
+  openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): CliSession<Router> {
+    const privilege = opts.privilege ?? this.system.users.get(opts.user)?.privilege ?? 1;
+    const session = new CliSession<Router>(
+      {
+        engine: this.engine,
+        context: this,
+        hostname: () => this.system.hostname,
+        preAnswer: (d: Dialog) => this.preAnswer(d),
+        onConfigExit: (s) =>
+          this.log.emit('SYS', 5, 'CONFIG_I', `Configured from ${s.lineName === 'console' ? 'console' : `console by ${s.user} on ${s.lineName}${s.peer ? ` (${s.peer})` : ''}`}`),
+      },
+      {
+        ...opts,
+        privilege,
+        onClose: () => {
+          this.sessions.delete(session);
+          opts.onClose?.();
+        },
+      },
+    );
+    if (this.state === 'rommon') session.enterMode('rommon');
+    this.sessions.add(session);
+    return session;
+  }
+
+  /** `file prompt quiet` answers file questions with their defaults (IOS_REFERENCE §4.5). */
+  private preAnswer(d: Dialog): string | boolean | undefined {
+    if (this.system.filePrompt !== 'quiet' || d.kind === 'secret' || !('fileOp' in d) || !d.fileOp) return undefined;
+    return d.kind === 'default' ? d.default : true;
+  }
+
+  /** Checks a login against the configured users (local authentication on the vty lines). */
+  authenticate(user: string, password: string): boolean {
+    const u = this.system.users.get(user);
+    return !!u && u.secret.verify(password);
+  }
+
+  checkEnableSecret(password: string): boolean {
+    return !!this.system.enableSecret?.verify(password);
+  }
+
+  /** Runs lines in a scripted session and returns what it printed (control API, boot). */
+  async exec(lines: string[], opts: { user?: string; privilege?: number; mode?: string } = {}): Promise<string> {
+    let out = '';
+    const s = this.openSession({
+      user: opts.user ?? 'lab',
+      lineName: 'vty0',
+      peer: '127.0.0.1',
+      privilege: opts.privilege ?? 15,
+      interactive: false,
+      out: (t) => (out += t),
+    });
+    if (opts.mode) s.enterMode(opts.mode);
+    for (const l of lines) s.submit(l);
+    await s.idle();
+    s.close();
+    return out;
+  }
+
+  // ---- life cycle -----------------------------------------------------------------------
+
+  /** Power on: boots at once (lab start), or after the simulated boot time (reload). */
+  async powerOn(): Promise<void> {
+    await this.boot();
+  }
+
+  powerOff(): void {
+    this.bootTimer?.();
+    for (const s of [...this.sessions]) s.close();
+    this.state = 'stopped';
+    this.notifyState();
+  }
+
+  /**
+   * Reload: every session drops, the router is gone for the platform's boot time, then it
+   * boots from what `boot system` names with the saved configuration.
+   */
+  reload(reason = 'Reload Command', returnedToRomBy = 'Reload Command'): void {
+    const when = this.clock.now();
+    for (const s of [...this.sessions]) s.close();
+    this.state = 'booting';
+    this.lastReloadReason = reason;
+    this.returnedToRomBy = `${returnedToRomBy} at ${this.log.formatLongTime(when)}`;
+    this.notifyState();
+    this.bootTimer = this.clock.after(this.bootSeconds * 1000, () => {
+      this.bootTimer = undefined;
+      void this.boot();
+    });
+  }
+
+  /** Resolves when the router reaches one of the given states. */
+  waitFor(states: RouterState[], timeoutMs = 60_000): Promise<RouterState> {
+    if (states.includes(this.state)) return Promise.resolve(this.state);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.name} did not reach ${states.join('/')} (is ${this.state})`)), timeoutMs);
+      const check = () => {
+        if (states.includes(this.state)) {
+          clearTimeout(t);
+          resolve(this.state);
+        } else this.stateWaiters.push(check);
+      };
+      this.stateWaiters.push(check);
+    });
+  }
+
+  private notifyState(): void {
+    for (const w of this.stateWaiters.splice(0)) w();
+  }
+
+  private async boot(): Promise<void> {
+    this.state = 'booting';
+    this.featureStates.clear();
+    this.system = this.freshSystem();
+    this.applyTopologyLogins();
+    // The saved configuration is parsed as the router comes up; first boot uses the topology's lines.
+    const nvram = this.fs.get('nvram');
+    const startup = nvram?.stat('startup-config') ? await nvram.readText('startup-config') : undefined;
+    const lines = startup !== undefined ? startup.split('\n') : this.initialConfig;
+    if (lines.length) await this.exec(['configure terminal', ...lines.map((l) => l.replace(/\r$/, '')), 'end'], { user: 'startup' });
+    // config-register typed before the reload (or saved) takes effect now.
+    if (this.system.nextConfigRegister !== undefined) {
+      this.system.configRegister = this.system.nextConfigRegister;
+      this.system.nextConfigRegister = undefined;
+    }
+    this.log.clearConsoleMessages();
+    const image = await this.selectImage();
+    this.bootedAt = this.clock.now();
+    if (!image) {
+      this.state = 'rommon';
+      this.runningImage = undefined;
+      this.notifyState();
+      return;
+    }
+    await this.bootImage(image);
+  }
+
+  /** Starts the given image (from boot, or from ROMmon's `boot`): sessions in ROMmon drop. */
+  async bootImage(image: RunningImage): Promise<void> {
+    for (const s of [...this.sessions]) if (s.mode === 'rommon') s.close();
+    this.runningImage = image;
+    this.bootedAt = this.clock.now();
+    this.state = 'running';
+    this.bootFailure = undefined;
+    this.log.emit('SYS', 5, 'RESTART', 'System restarted --');
+    this.notifyState();
+  }
+
+  /** Topology users and the enable secret exist even before any configuration is saved. */
+  private applyTopologyLogins(): void {
+    for (const u of this.topologyUsers ?? []) {
+      this.system.users.set(u.name, { privilege: u.privilege ?? 1, secret: hashSecret(u.password) });
+    }
+    if (this.topologyEnable) this.system.enableSecret = hashSecret(this.topologyEnable);
+  }
+
+  /** ROMmon's choice: each `boot system` entry in order, else the first image on the default device. */
+  async selectImage(): Promise<RunningImage | undefined> {
+    const candidates: string[] = [...this.system.bootSystem];
+    if (candidates.length === 0) {
+      const def = this.fs.default;
+      for (const e of def.list('')) if (!e.isDir) candidates.push(`${def.name}:${e.path}`);
+    }
+    const reasons: string[] = [];
+    for (const url of candidates) {
+      const r = await this.loadableImage(url);
+      if ('image' in r) return r;
+      reasons.push(`${url}: ${r.error}`);
+    }
+    this.bootFailure = reasons.length ? reasons.join('; ') : 'no bootable image found';
+    if (reasons.length) this.log.emit('BOOT', 3, 'BOOTFAIL', `Boot failed: ${this.bootFailure}`);
+    return undefined;
+  }
+
+  /** Can this file boot here? Checks header, platform, then every installed image check. */
+  async loadableImage(url: string): Promise<RunningImage | { error: string }> {
+    let loc;
+    try {
+      loc = this.fs.parse(url);
+    } catch {
+      return { error: 'No device available' };
+    }
+    const { fs, path } = loc;
+    const entry = fs.stat(path);
+    if (!entry || entry.isDir) return { error: 'No such file or directory' };
+    const first = await fs.readHead(path, HEADER_PROBE_BYTES);
+    const image = parseImage(first);
+    if (!image) return { error: 'not a bootable image' };
+    if (image.header.platform !== this.platform.imagePlatform || image.header.kind === 'rommon') {
+      return { error: `image is for platform ${image.header.platform}, not ${this.platform.imagePlatform}` };
+    }
+    for (const check of this.imageChecks) {
+      const err = await check(fs, path, image);
+      if (err) return { error: err };
+    }
+    return { url: `${fs.displayName}:${path}`, image };
+  }
+
+  /** The boot-time text IOS prints for the running software (used by show version). */
+  softwareVersion(): string {
+    return this.runningImage?.image.header.version ?? this.platform.software.version;
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * The feature modules a router is built from, in registration order. A new IOS feature is
+ * one folder here and one line in this list.
+ */
+import type { Feature } from '../cli/types.ts';
+import { type Router, setRouterFeatures } from '../Router.ts';
+import { bootFeature } from './boot/index.ts';
+import { coreFeature } from './core/index.ts';
+import { systemFeature } from './system/index.ts';
+import { versionFeature } from './version/index.ts';
+
+export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature];
+
+setRouterFeatures(allFeatures);

@@ -1,0 +1,92 @@
+/**
+ * Router platforms are data: one YAML file per platform in this folder, checked by this
+ * schema. Code reads a profile; it never switches on a platform's name.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { z } from 'zod';
+
+export const FileSystemProfileSchema = z.object({
+  /** Prefix without the colon: `bootflash`, `flash0`, `nvram`, `slot0`. */
+  name: z.string().regex(/^[a-z][a-z0-9]*$/),
+  aliases: z.array(z.string()).default([]),
+  /** `show file systems` Type column. */
+  type: z.enum(['disk', 'flash', 'nvram', 'usbflash']),
+  sizeBytes: z.number().int().positive(),
+  /** The default file system for `dir` with no argument. */
+  default: z.boolean().default(false),
+  /** Equal-size partitions (`slot0:1:`); omitted for unpartitioned devices. */
+  partitions: z.number().int().min(2).max(8).optional(),
+  /** Class-A/B flash keeps deleted files until `squeeze`. */
+  squeeze: z.boolean().default(false),
+  /** `show version` storage line; `{k}` is the size in KiB. Omitted: not listed. */
+  versionLine: z.string().optional(),
+});
+
+export const PlatformProfileSchema = z.object({
+  id: z.string(),
+  /** `iosxe` prints the IOS XE banners and `dir` format; `ios` the classic ones. */
+  family: z.enum(['iosxe', 'ios']),
+  description: z.string(),
+  /** Images whose header names this platform tag can boot here. */
+  imagePlatform: z.string(),
+  software: z.object({
+    version: z.string(),
+    xeVersion: z.string().optional(),
+    codename: z.string().optional(),
+    platformWord: z.string(),
+    imageId: z.string(),
+    fc: z.string().default('fc1'),
+    compiled: z.string(),
+    copyrightYear: z.number().int(),
+    rom: z.string(),
+  }),
+  defaultImage: z.string(),
+  hardware: z.object({
+    chassisLine: z.string(),
+    processorBoardId: z.string(),
+    interfaces: z.array(z.string()),
+    extraLines: z.array(z.string()).default([]),
+    nvramK: z.number().int(),
+    physicalMemoryK: z.number().int().optional(),
+    /** Main memory in KiB available to load an image (AUM checks this). */
+    mainMemoryK: z.number().int(),
+  }),
+  fileSystems: z.array(FileSystemProfileSchema).min(1),
+  /** Simulated seconds from reload to the prompt coming back. */
+  bootSeconds: z.number().nonnegative().default(5),
+  /** Key revocation supported (S2.12: off on some platforms). */
+  keyRevocation: z.boolean().default(true),
+});
+
+export type PlatformProfile = z.infer<typeof PlatformProfileSchema>;
+export type FileSystemProfile = z.infer<typeof FileSystemProfileSchema>;
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export class UnknownPlatformError extends Error {
+  constructor(name: string, known: string[]) {
+    super(`unknown router platform "${name}"; known platforms: ${known.join(', ')}`);
+  }
+}
+
+let cache: Map<string, PlatformProfile> | undefined;
+
+/** Every bundled platform profile, by id. */
+export function platforms(): Map<string, PlatformProfile> {
+  if (cache) return cache;
+  cache = new Map();
+  for (const f of readdirSync(here).filter((n) => n.endsWith('.yml')).sort()) {
+    const p = PlatformProfileSchema.parse(parse(readFileSync(join(here, f), 'utf8')));
+    cache.set(p.id, p);
+  }
+  return cache;
+}
+
+export function platform(name: string): PlatformProfile {
+  const p = platforms().get(name);
+  if (!p) throw new UnknownPlatformError(name, [...platforms().keys()]);
+  return p;
+}

@@ -1,0 +1,65 @@
+/**
+ * The router's view of a file-transfer protocol. The copy feature talks only to this
+ * interface, so a unit test can swap in a fake while scenarios use the real clients
+ * (TFTP: servers/tftp, FTP: basic-ftp).
+ */
+
+/** Why a transfer failed. The copy feature maps each code to IOS's own text. */
+export type TransferErrorCode =
+  | 'timeout' // server silent, or stalled mid-transfer
+  | 'not-found' // remote file missing (download) or not creatable (TFTP upload)
+  | 'permission' // server refused access (read-only account, TFTP write policy)
+  | 'login' // FTP login refused
+  | 'no-space' // the server is full / quota exceeded (FTP 552)
+  | 'reset' // connection reset or closed midway
+  | 'refused' // connection refused (nothing listening)
+  | 'aborted' // the caller aborted (Ctrl-C / Ctrl-^)
+  | 'protocol'; // malformed or unexpected answer
+
+export type TransferPhase = 'open' | 'read' | 'write';
+
+export class TransferError extends Error {
+  constructor(
+    readonly code: TransferErrorCode,
+    readonly phase: TransferPhase,
+    message?: string,
+  ) {
+    super(message ?? `${code} during ${phase}`);
+    this.name = 'TransferError';
+  }
+}
+
+export interface TransferEndpoint {
+  /** An IP address (names are resolved by the caller, which prints IOS's `Translating` line). */
+  host: string;
+  port: number;
+  /** Path as given in the URL, without the leading slash (FTP: relative to the user's home). */
+  path: string;
+  username?: string;
+  password?: string;
+  /** Aborts the transfer; the promise then rejects with code 'aborted'. */
+  signal?: AbortSignal;
+  /** Called as bytes move, for the `!` progress marks. */
+  onProgress?: (bytesSoFar: number) => void;
+  /** TFTP block size (`ip tftp blocksize`), 512 when not set. */
+  blksize?: number;
+  /** FTP passive mode (`ip ftp passive`, default on). */
+  passive?: boolean;
+  /** Seconds without progress before the transfer fails with 'timeout'. */
+  timeoutSec?: number;
+}
+
+export interface Download {
+  /** Size announced by the server before the data (FTP SIZE, TFTP tsize), when known. */
+  size?: number;
+  /** The file's bytes; iteration throws a TransferError when the transfer fails midway. */
+  body: AsyncIterable<Buffer>;
+}
+
+export interface TransferClient {
+  readonly scheme: 'tftp' | 'ftp';
+  /** Resolves once the server accepted the request (size known if the protocol said it). */
+  download(from: TransferEndpoint): Promise<Download>;
+  /** Sends `body` (exactly `size` bytes) to the server; resolves when the server confirmed it. */
+  upload(to: TransferEndpoint, body: AsyncIterable<Buffer>, size: number): Promise<void>;
+}
