@@ -247,7 +247,7 @@ export class Router {
   }
 
   /** Runs lines in a scripted session and returns what it printed (control API, boot). */
-  async exec(lines: string[], opts: { user?: string; privilege?: number; mode?: string } = {}): Promise<string> {
+  async exec(lines: string[], opts: { user?: string; privilege?: number; mode?: string; prompts?: boolean } = {}): Promise<string> {
     let out = '';
     const s = this.openSession({
       user: opts.user ?? 'lab',
@@ -255,6 +255,7 @@ export class Router {
       peer: '127.0.0.1',
       privilege: opts.privilege ?? 15,
       interactive: false,
+      noPrompt: opts.prompts !== true,
       out: (t) => (out += t),
     });
     if (opts.mode) s.enterMode(opts.mode);

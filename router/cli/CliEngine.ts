@@ -102,6 +102,7 @@ export class CliEngine<C> {
   runningConfig(router: C): string[] {
     const sections = this.features.flatMap((f) => f.runningConfig?.(router) ?? []);
     sections.sort((a, b) => a.order - b.order);
-    return sections.flatMap((s) => s.lines);
+    // Sections end with `!`; two in a row collapse into one, as IOS prints them.
+    return sections.flatMap((s) => s.lines).filter((l, i, all) => !(l === '!' && all[i - 1] === '!'));
   }
 }

@@ -32,6 +32,8 @@ export interface SessionOptions {
   out: (text: string) => void;
   /** Called when the session ends (exit, logout, reload). */
   onClose?: () => void;
+  /** Scripted sessions that only want command output (control API `exec`): no prompts. */
+  noPrompt?: boolean;
   /** Shows an unsolicited line (the access layer redraws the typed input after it). */
   notify?: (line: string) => void;
 }
@@ -110,6 +112,7 @@ export class CliSession<C> {
 
   /** Writes the prompt (the access layer calls this once after the banner). */
   showPrompt(): void {
+    if (this.opts.noPrompt) return;
     this.opts.out(this.prompt());
   }
 

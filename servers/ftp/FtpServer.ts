@@ -764,9 +764,24 @@ export class FtpServer {
         if (verdict[0] === 550) conn.connector?.end();
         return conn.reply(verdict[0], verdict[1]);
       }
+      if (cmd.directive === 'SIZE' && state.fs) return this.size(state.fs, cmd.arg);
       return handle(cmd);
     };
     return state;
+  }
+
+  /**
+   * SIZE answered here: ftp-srv sends "213 File status" for an empty file (it treats size 0
+   * as no message) and sizes directories; the router needs the exact byte count of a file.
+   */
+  private async size(fs: LabFileSystem, arg: string | null): Promise<unknown> {
+    try {
+      const st = await fs.get(arg ?? '');
+      if (!st.isFile()) return await fs.connection.reply(550, MSG.notFile);
+      return await fs.connection.reply(213, String(st.size));
+    } catch (e) {
+      return fs.connection.reply(550, toLabError(e).message);
+    }
   }
 
   /** A reply for commands refused before ftp-srv sees them, or undefined to let them through. */

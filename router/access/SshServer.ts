@@ -1,0 +1,298 @@
+/**
+ * The router's SSH server (its vty lines): password and keyboard-interactive logins against
+ * the router's local users, an interactive shell driven through the LineEditor, and exec
+ * channels that run command lines non-interactively (`ssh router "show version"`).
+ */
+import ssh2 from 'ssh2';
+import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
+import type { SessionOptions } from '../cli/CliSession.ts';
+import { type EditorSession, LineEditor } from './LineEditor.ts';
+
+const { Server, utils } = ssh2;
+
+/** The session surface the SSH server drives (CliSession provides it). */
+export interface SshCliSession extends EditorSession {
+  terminal: { length: number; width: number };
+  showPrompt(): void;
+  close(): void;
+  idle(): Promise<void>;
+}
+
+/** What the SSH server needs from a router (Router provides it). */
+export interface SshRouter {
+  readonly state: string;
+  authenticate(user: string, password: string): boolean;
+  openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): SshCliSession;
+}
+
+export interface RouterSshServerOptions {
+  router: SshRouter;
+  address: string;
+  /** 0 picks a free port (read it back from `port`). */
+  port: number;
+  hostKey: string | Buffer;
+}
+
+/** IOS drops the connection after this many failed logins (`ip ssh authentication-retries 3`). */
+const AUTH_RETRIES = 3;
+const DEFAULT_LENGTH = 24;
+const DEFAULT_WIDTH = 80;
+
+/** A new host key (ed25519, OpenSSH private key format, which ssh2 reads back). */
+export function generateHostKey(): string {
+  return utils.generateKeyPairSync('ed25519').private;
+}
+
+export class RouterSshServer {
+  private readonly opts: RouterSshServerOptions;
+  private server?: InstanceType<typeof Server>;
+  private readonly clients = new Set<Connection>();
+  /** vty numbers in use; a new session takes the lowest free one, as IOS assigns lines. */
+  private readonly vtys = new Set<number>();
+  private boundPort = 0;
+
+  constructor(opts: RouterSshServerOptions) {
+    this.opts = opts;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  start(): Promise<void> {
+    if (this.server) return Promise.resolve();
+    const server = new Server({ hostKeys: [this.opts.hostKey], ident: 'Cisco-1.25' }, (client, info) =>
+      this.onConnection(client, info.ip),
+    );
+    this.server = server;
+    // Errors on the listening socket after start (rare) must not take the lab down.
+    server.on('error', () => {});
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => {
+        this.server = undefined;
+        reject(e);
+      };
+      server.once('error', onError);
+      server.listen(this.opts.port, this.opts.address, () => {
+        server.removeListener('error', onError);
+        const addr = server.address();
+        this.boundPort = typeof addr === 'object' && addr ? addr.port : this.opts.port;
+        resolve();
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const c of this.clients) {
+      try {
+        c.end();
+      } catch {
+        // already gone
+      }
+    }
+    this.clients.clear();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** A rebooting or powered-off router has no vty to answer on. */
+  private accepting(): boolean {
+    const s = this.opts.router.state;
+    return s !== 'booting' && s !== 'stopped';
+  }
+
+  private onConnection(client: Connection, peer: string): void {
+    client.on('error', () => {});
+    if (!this.accepting()) {
+      client.end();
+      return;
+    }
+    this.clients.add(client);
+    client.on('close', () => this.clients.delete(client));
+    let user = '';
+    let failures = 0;
+    client.on('authentication', (ctx: AuthContext) => {
+      const refuse = () => {
+        if (ctx.method === 'password' || ctx.method === 'keyboard-interactive') failures++;
+        if (failures >= AUTH_RETRIES || !this.accepting()) {
+          ctx.reject();
+          client.end();
+        } else ctx.reject(['password', 'keyboard-interactive']);
+      };
+      if (!this.accepting()) return refuse();
+      if (ctx.method === 'password') {
+        if (this.opts.router.authenticate(ctx.username, ctx.password)) {
+          user = ctx.username;
+          ctx.accept();
+        } else refuse();
+      } else if (ctx.method === 'keyboard-interactive') {
+        ctx.prompt([{ prompt: 'Password: ', echo: false }], (answers) => {
+          if (this.accepting() && this.opts.router.authenticate(ctx.username, answers[0] ?? '')) {
+            user = ctx.username;
+            ctx.accept();
+          } else refuse();
+        });
+      } else ctx.reject(['password', 'keyboard-interactive']);
+    });
+    client.on('ready', () => {
+      client.on('session', (accept) => {
+        const session = accept();
+        this.onSession(client, session, user, peer);
+      });
+      // Port forwarding and the like: IOS offers none of it.
+      client.on('tcpip', (_a, reject) => reject());
+      client.on('request', (_a, reject) => reject?.());
+    });
+  }
+
+  private takeVty(): number {
+    let n = 0;
+    while (this.vtys.has(n)) n++;
+    this.vtys.add(n);
+    return n;
+  }
+
+  private onSession(client: Connection, ssh: Session, user: string, peer: string): void {
+    ssh.on('error', () => {});
+    let pty: { cols: number; rows: number } | undefined;
+    let started = false;
+    let applied: { length: number; width: number } | undefined;
+    let cli: SshCliSession | undefined;
+
+    // The pty size becomes the terminal size unless the user set `terminal length/width`
+    // since (Netmiko's `terminal length 0` must survive a window resize).
+    const applySize = () => {
+      if (!cli || !pty) return;
+      const want = { length: pty.rows > 0 ? pty.rows : DEFAULT_LENGTH, width: pty.cols > 0 ? pty.cols : DEFAULT_WIDTH };
+      if (applied && (cli.terminal.length !== applied.length || cli.terminal.width !== applied.width)) return;
+      cli.terminal.length = want.length;
+      cli.terminal.width = want.width;
+      applied = want;
+    };
+
+    ssh.on('pty', (accept, _reject, info) => {
+      pty = { cols: info.cols, rows: info.rows };
+      accept?.();
+      applySize();
+    });
+    ssh.on('window-change', (accept, _reject, info) => {
+      pty = { cols: info.cols, rows: info.rows };
+      accept?.();
+      applySize();
+    });
+    ssh.on('env', (accept) => accept?.());
+    ssh.on('signal', (accept) => accept?.());
+    for (const unsupported of ['x11', 'auth-agent', 'sftp', 'subsystem'] as const) {
+      ssh.on(unsupported, (_accept: unknown, reject: (() => void) | undefined) => reject?.());
+    }
+
+    ssh.on('shell', (accept, reject) => {
+      if (started || !this.accepting()) return reject?.();
+      started = true;
+      const channel = accept();
+      cli = this.startShell(client, channel, user, peer);
+      if (cli) {
+        applySize();
+        if (!pty) applied = { length: cli.terminal.length, width: cli.terminal.width };
+      }
+    });
+    ssh.on('exec', (accept, reject, info) => {
+      if (started || !this.accepting()) return reject?.();
+      started = true;
+      const channel = accept();
+      void this.runExec(channel, user, peer, info.command);
+    });
+  }
+
+  private startShell(client: Connection, channel: ServerChannel, user: string, peer: string): SshCliSession | undefined {
+    channel.on('error', () => {});
+    const vty = this.takeVty();
+    let ended = false;
+    const editor = new LineEditor({
+      write: (text) => {
+        if (!ended) channel.write(text);
+      },
+    });
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      this.vtys.delete(vty);
+      // IOS drops the whole connection when the vty session ends (exit, reload).
+      try {
+        channel.exit(0);
+        channel.end();
+      } catch {
+        // the client went first
+      }
+      client.end();
+    };
+    let session: SshCliSession;
+    try {
+      session = this.opts.router.openSession({
+        user,
+        lineName: `vty${vty}`,
+        peer,
+        interactive: true,
+        out: (t) => editor.output(t),
+        notify: (l) => editor.notify(l),
+        onClose: finish,
+      });
+    } catch {
+      finish();
+      return undefined;
+    }
+    editor.attach(session);
+    channel.on('data', (d: Buffer) => editor.input(d));
+    // The client hung up: the vty session ends with it.
+    channel.on('close', () => {
+      session.close();
+      finish();
+    });
+    session.showPrompt();
+    return session;
+  }
+
+  /**
+   * `ssh router "cmd"`: each line runs in turn, no prompts, no paging, exit status 0. The
+   * connection stays up for the client to close, so one connection may run several.
+   */
+  private async runExec(channel: ServerChannel, user: string, peer: string, command: string): Promise<void> {
+    channel.on('error', () => {});
+    const vty = this.takeVty();
+    let closed = false;
+    channel.on('close', () => (closed = true));
+    let session: SshCliSession | undefined;
+    try {
+      session = this.opts.router.openSession({
+        user,
+        lineName: `vty${vty}`,
+        peer,
+        interactive: false,
+        out: (t) => {
+          // A scripted session prints its prompt after each line; IOS's exec channel does not.
+          if (closed || (session && t === session.prompt())) return;
+          channel.write(t.replace(/\r?\n/g, '\r\n'));
+        },
+      });
+      const lines = command.split(/\r?\n/);
+      while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
+      for (const line of lines) session.submit(line);
+      await session.idle();
+    } catch {
+      // a failing router must not take the SSH server with it; the client sees status 0 anyway
+    } finally {
+      session?.close();
+      this.vtys.delete(vty);
+      if (!closed) {
+        try {
+          channel.exit(0);
+          channel.end();
+        } catch {
+          // the client went first
+        }
+      }
+    }
+  }
+}
