@@ -26,6 +26,12 @@ export interface LabNode {
   stop(): Promise<void>;
   destroy(): Promise<void>;
   info(): NodeInfo;
+  /** Runs CLI lines (routers); output without prompts. */
+  exec?(lines: string[]): Promise<string>;
+  /** Replaces the node's fault knobs (servers); keys as the server names them. */
+  setFaults?(faults: Record<string, unknown>): void;
+  /** What the node recorded (server transfer/query logs). */
+  logs?(): unknown[];
 }
 
 /** Default base: nodes override what they need; create/destroy are often nothing. */

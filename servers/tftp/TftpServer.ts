@@ -417,10 +417,10 @@ class ServerSession {
       return this.fail(code, outcomeOfCode[code] ?? 'error');
     }
     this.fd = fd;
+    if (this.closed) return this.cleanup();
     const real = fs.fstatSync(fd);
     // The file was swapped between lstat and open (a symlink race): refuse.
     if (real.ino !== st.ino || real.dev !== st.dev || !real.isFile()) return this.fail(ERR.ACCESS_VIOLATION, 'access-violation', 'file changed');
-    if (this.closed) return;
     const netascii = this.req.mode === 'netascii';
     const n = this.negotiate(netascii ? undefined : real.size);
     const cfg = this.server.settings;

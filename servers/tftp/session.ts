@@ -555,6 +555,11 @@ export class FileSource implements BlockSource {
   }
 }
 
+/** The body handed to an upload was shorter or longer than the size announced. */
+export class BodySizeError extends Error {
+  override name = 'BodySizeError';
+}
+
 /**
  * Cuts an arbitrary byte stream into blocks, keeping unacknowledged ones for resends.
  * With `expectedSize`, a stream that ends short or runs long fails instead of sending a
@@ -641,7 +646,7 @@ export class StreamSource implements BlockSource {
     if (r.done) {
       this.ended = true;
       if (this.expectedSize !== undefined && this.total !== this.expectedSize) {
-        this.error = new Error(`body ended at ${this.total} of ${this.expectedSize} bytes`);
+        this.error = new BodySizeError(`body ended at ${this.total} of ${this.expectedSize} bytes`);
         throw this.error;
       }
       // The final block is shorter than blksize; zero bytes when the size is a multiple.
@@ -652,7 +657,7 @@ export class StreamSource implements BlockSource {
     let chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
     this.total += chunk.length;
     if (this.expectedSize !== undefined && this.total > this.expectedSize) {
-      this.error = new Error(`body longer than ${this.expectedSize} bytes`);
+      this.error = new BodySizeError(`body longer than ${this.expectedSize} bytes`);
       throw this.error;
     }
     const bs = this.blksize;

@@ -1,0 +1,71 @@
+/**
+ * Stand-in images for seeding nodes, made once per lab: a file cache under
+ * `<state>/images/` (servers copy from it) and blobs in the content store (routers link
+ * them, so 200 routers holding one image cost one blob).
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, constants as fsc, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { makeImage } from '../../router/image/format.ts';
+import type { BlobInfo, ContentStore } from '../../router/storage/ContentStore.ts';
+import type { ImageSeed } from '../topology/schema.ts';
+
+export class ImageFactory {
+  private readonly files = new Map<string, Promise<string>>();
+  private readonly blobs = new Map<string, Promise<BlobInfo>>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly store: ContentStore,
+  ) {}
+
+  private key(s: ImageSeed): string {
+    return `${s.platform}_${s.version}_${s.featureSet}_${s.kind}_${s.size}`.replace(/[^A-Za-z0-9._-]/g, '-');
+  }
+
+  /** Host path of the image's cached file (made on first use). */
+  file(s: ImageSeed): Promise<string> {
+    const key = this.key(s);
+    let p = this.files.get(key);
+    if (!p) {
+      p = this.make(s, join(this.dir, `${key}.bin`));
+      this.files.set(key, p);
+    }
+    return p;
+  }
+
+  private async make(s: ImageSeed, path: string): Promise<string> {
+    const have = await stat(path).catch(() => undefined);
+    if (have?.size === s.size) return path;
+    await mkdir(this.dir, { recursive: true });
+    // Written beside and renamed, so a crash never leaves a short image in the cache.
+    const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await makeImage(tmp, { platform: s.platform, version: s.version, featureSet: s.featureSet, kind: s.kind, size: s.size });
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    return path;
+  }
+
+  /** The image as a blob in the lab's content store. */
+  blob(s: ImageSeed): Promise<BlobInfo> {
+    const key = this.key(s);
+    let p = this.blobs.get(key);
+    if (!p) {
+      p = this.file(s).then((f) => this.store.ingest(createReadStream(f, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>));
+      this.blobs.set(key, p);
+    }
+    return p;
+  }
+
+  /** Copies the image to `dest` (a server's root); a copy, since servers may overwrite files in place. */
+  async copyTo(s: ImageSeed, dest: string): Promise<void> {
+    const src = await this.file(s);
+    await mkdir(dirname(dest), { recursive: true });
+    await copyFile(src, dest, fsc.COPYFILE_FICLONE);
+  }
+}
