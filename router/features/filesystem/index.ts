@@ -11,8 +11,8 @@ import type { CommandContext, CommandDef, Feature } from '../../cli/types.ts';
 import { platforms } from '../../platforms/profile.ts';
 import type { Router } from '../../Router.ts';
 import type { FlashFileSystem } from '../../storage/FlashFileSystem.ts';
-import type { FsLocation } from '../../storage/FileSystems.ts';
-import { type FileEntry, StorageError } from '../../storage/types.ts';
+import { FileSystems, type FsLocation } from '../../storage/FileSystems.ts';
+import { StorageError } from '../../storage/types.ts';
 import { copiedLine, dirLine, dirTotals, progressMarks, showClassB, showFileSystems, showFlash } from './format.ts';
 
 type Ctx = CommandContext<Router>;
@@ -77,6 +77,19 @@ function typedPath(url: string): string {
   return (m ? m[1]! : url).replace(/^\/+/, '');
 }
 
+const hasPrefix = (url: string) => FileSystems.hasPrefix(url);
+
+/**
+ * A dialog answer that differs from the offered default names another file: a full URL as
+ * typed, else a path on the same device (or, when the command used a bare path, relative
+ * to the current directory).
+ */
+function reparse(ctx: Ctx, original: string, loc: FsLocation, answer: string, verb: string): FsLocation {
+  if (hasPrefix(answer)) return resolveUrl(ctx, answer, verb);
+  if (hasPrefix(original)) return resolveUrl(ctx, `${loc.fs.prefix}${answer}`, verb);
+  return resolveUrl(ctx, answer, verb);
+}
+
 function baseName(path: string): string {
   return path.split('/').filter(Boolean).pop() ?? '';
 }
@@ -133,10 +146,10 @@ function showDevice(ctx: Ctx, prefix: string): void {
   const r = ctx.router;
   const device = r.fs.device(prefix);
   if (!device) {
-    // The keyword exists for another platform's device; this router parses it as IOS would not.
-    const col = ctx.line.toLowerCase().indexOf(prefix.toLowerCase().replace(/:$/, '').slice(0, 1), ctx.line.search(/\s/));
-    ctx.session.terminal; // (keeps the session referenced for the caret width below)
-    throw new CliError(`${' '.repeat(ctx.session.prompt().length + Math.max(0, col))}^\n% Invalid input detected at '^' marker.\n`);
+    // The keyword exists for another platform's device; this router has no such device, so
+    // it answers as IOS does for an unknown keyword, caret under the device word.
+    const col = /^\s*\S+\s+/.exec(ctx.line)?.[0].length ?? 0;
+    throw new CliError(`${' '.repeat(ctx.session.prompt().length + col)}^\n% Invalid input detected at '^' marker.\n`);
   }
   let fs: FlashFileSystem | undefined = device.partitions[0];
   if (ctx.args.n !== undefined) {
@@ -175,10 +188,7 @@ async function del(ctx: Ctx): Promise<void> {
   let loc = resolveUrl(ctx, url, 'deleting');
   if (!force) {
     const answer = String(await ctx.ask(Dialogs.deleteFilename(typedPath(url))));
-    if (answer !== typedPath(url)) {
-      url = FileSystemsHasPrefix(answer) ? answer : `${loc.fs.prefix}${answer}`;
-      loc = resolveUrl(ctx, url, 'deleting');
-    }
+    if (answer !== typedPath(url)) loc = reparse(ctx, url, loc, answer, 'deleting');
   }
   const name = fullName(loc);
   const entry = loc.fs.stat(loc.path);
@@ -189,17 +199,14 @@ async function del(ctx: Ctx): Promise<void> {
   await attempt('deleting', name, () => (entry.isDir ? loc.fs.deleteRecursive(loc.path) : loc.fs.delete(loc.path)));
 }
 
-function FileSystemsHasPrefix(s: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9-]*:/.test(s);
-}
-
 async function rename(ctx: Ctx): Promise<void> {
   const from = resolveUrl(ctx, ctx.args.from!, 'renaming');
   const fromName = fullName(from);
   if (!from.fs.stat(from.path) || from.path === '') throw new CliError(`%Error renaming ${fromName} (No such file or directory)`);
   const toUrl = ctx.args.to!;
   const answer = String(await ctx.ask(Dialogs.destinationFilename(typedPath(toUrl))));
-  const to = resolveUrl(ctx, answer === typedPath(toUrl) ? toUrl : FileSystemsHasPrefix(answer) ? answer : `${from.fs.prefix}${answer}`, 'renaming');
+  let to = resolveUrl(ctx, toUrl, 'renaming');
+  if (answer !== typedPath(toUrl)) to = reparse(ctx, toUrl, to, answer, 'renaming');
   // Renaming moves a name inside one device; across devices IOS wants `copy` (INV wording).
   if (to.fs !== from.fs) throw new CliError(`%Error renaming ${fromName} (Invalid argument)`);
   const existing = to.fs.stat(to.path);
@@ -216,7 +223,7 @@ async function mkdir(ctx: Ctx): Promise<void> {
   const url = ctx.args.path!;
   let loc = resolveUrl(ctx, url, 'Creating dir');
   const answer = String(await ctx.ask(fsDialogs.createDirectory(typedPath(url))));
-  if (answer !== typedPath(url)) loc = resolveUrl(ctx, FileSystemsHasPrefix(answer) ? answer : `${loc.fs.prefix}${answer}`, 'Creating dir');
+  if (answer !== typedPath(url)) loc = reparse(ctx, url, loc, answer, 'Creating dir');
   const name = fullName(loc);
   await attempt('Creating dir', name, () => loc.fs.mkdir(loc.path));
   ctx.print(`Created dir ${name}`);
@@ -226,7 +233,7 @@ async function rmdir(ctx: Ctx): Promise<void> {
   const url = ctx.args.path!;
   let loc = resolveUrl(ctx, url, 'Removing dir');
   const answer = String(await ctx.ask(fsDialogs.removeDirectory(typedPath(url))));
-  if (answer !== typedPath(url)) loc = resolveUrl(ctx, FileSystemsHasPrefix(answer) ? answer : `${loc.fs.prefix}${answer}`, 'Removing dir');
+  if (answer !== typedPath(url)) loc = reparse(ctx, url, loc, answer, 'Removing dir');
   // rmdir names the directory without the slash after the colon (seen on IOS XE).
   const name = `${loc.fs.prefix}${loc.path}`;
   const entry = loc.fs.stat(loc.path);
@@ -281,10 +288,10 @@ function pwd(ctx: Ctx): void {
 async function verifyMd5(ctx: Ctx): Promise<void> {
   let url = ctx.args.path!;
   let loc = resolveUrl(ctx, url);
-  if (loc.path === '' && FileSystemsHasPrefix(url)) {
+  if (loc.path === '' && hasPrefix(url)) {
     // `verify /md5 bootflash:` asks for the file (§5.1).
     const answer = String(await ctx.ask(fsDialogs.verifyFilename()));
-    url = FileSystemsHasPrefix(answer) ? answer : `${loc.fs.prefix}${answer}`;
+    url = hasPrefix(answer) ? answer : `${loc.fs.prefix}${answer}`;
     loc = resolveUrl(ctx, url);
   }
   const entry = loc.fs.stat(loc.path);
@@ -295,7 +302,7 @@ async function verifyMd5(ctx: Ctx): Promise<void> {
   ctx.write(progressMarks(entry.size, '.'));
   ctx.print('Done!');
   // The file is named as typed when it had a prefix (`bootflash:test1.bin`), else with the device's.
-  const shown = FileSystemsHasPrefix(url) ? url : `${loc.fs.prefix}${loc.path}`;
+  const shown = hasPrefix(url) ? url : `${loc.fs.prefix}${loc.path}`;
   const expected = ctx.args.hash?.toLowerCase();
   if (expected === undefined) ctx.print(`verify /md5 (${shown}) = ${md5}`);
   else if (expected === md5) ctx.print(`Verified (${shown}) = ${md5}`);
@@ -306,7 +313,7 @@ async function verifyMd5(ctx: Ctx): Promise<void> {
 
 async function squeeze(ctx: Ctx): Promise<void> {
   const url = ctx.args.fs!;
-  const loc = resolveUrl(ctx, FileSystemsHasPrefix(url) ? url : `${url}:`);
+  const loc = resolveUrl(ctx, hasPrefix(url) ? url : `${url}:`);
   const nolog = ctx.has('/nolog');
   if (nolog) ctx.print('%Warning: Using /nolog option would render squeeze operation uninterruptible.');
   if (!(await ctx.confirm(fsDialogs.squeezeRemove()))) return;
@@ -339,7 +346,7 @@ export async function localCopy(ctx: Ctx, srcUrl: string, dstUrl: string): Promi
   const dstEntry = dst.fs.stat(dst.path);
   if (dst.path === '' || dstEntry?.isDir) dst = { fs: dst.fs, path: [dst.path, baseName(src.path)].filter(Boolean).join('/') };
   const answer = String(await ctx.ask(Dialogs.destinationFilename(dst.path)));
-  if (answer !== dst.path) dst = FileSystemsHasPrefix(answer) ? resolveUrl(ctx, answer) : { fs: dst.fs, path: typedPath(answer) };
+  if (answer !== dst.path) dst = hasPrefix(answer) ? resolveUrl(ctx, answer) : { fs: dst.fs, path: typedPath(answer) };
 
   const existing = dst.fs.stat(dst.path);
   if (existing?.isDir || dst.path === '') throw new CliError(`%Error opening ${fullName(dst)} (Is a directory)`);
@@ -353,7 +360,7 @@ export async function localCopy(ctx: Ctx, srcUrl: string, dstUrl: string): Promi
 
 /** Is this URL one of this router's local devices (so `copy` should hand it to localCopy)? */
 export function isLocalUrl(router: Router, url: string): boolean {
-  if (!FileSystemsHasPrefix(url)) return true; // a bare name is relative to the current directory
+  if (!hasPrefix(url)) return true; // a bare name is relative to the current directory
   const prefix = url.slice(0, url.indexOf(':'));
   return router.fs.device(prefix) !== undefined;
 }
@@ -435,4 +442,3 @@ export const filesystemFeature: Feature<Router> = {
   ],
 };
 
-export type { FileEntry };

@@ -1,0 +1,117 @@
+/**
+ * The `router` kind: a virtual router plus its SSH server (its vty lines). Healthy once
+ * the router has booted (to IOS or to ROMmon) and its SSH port answers.
+ */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RouterSshServer } from '../../router/access/SshServer.ts';
+import '../../router/features/index.ts'; // registers the IOS feature modules with the router engine
+import { platform } from '../../router/platforms/profile.ts';
+import { Router, type LabService } from '../../router/Router.ts';
+import { normalize } from '../../router/storage/FlashFileSystem.ts';
+import { BaseNode, type NodeInfo } from '../runtime/types.ts';
+import type { RouterSpec } from '../topology/schema.ts';
+import type { KindAdapter, KindContext } from './registry.ts';
+import { startOnPort, tcpAnswers } from './support.ts';
+
+export class RouterNode extends BaseNode {
+  readonly kind = 'router';
+  readonly router: Router;
+  private ssh?: RouterSshServer;
+
+  constructor(
+    readonly spec: RouterSpec,
+    private readonly ctx: KindContext,
+  ) {
+    super();
+    const profile = platform(spec.platform);
+    this.router = new Router({
+      name: spec.name,
+      platform: profile,
+      address: ctx.address,
+      env: {
+        clock: ctx.clock,
+        store: ctx.store,
+        stateDir: ctx.stateDir,
+        servicePort: (address: string, service: LabService) => ctx.services.servicePort(address, service),
+        transfer: ctx.transfer,
+      },
+      fsSizes: spec.flash,
+      users: spec.users,
+      enableSecret: spec.enableSecret,
+      bootSeconds: spec.bootSeconds,
+      initialConfig: spec.startupConfig,
+    });
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** First `up` of this lab state: put the topology's images in flash. */
+  override async create(): Promise<void> {
+    const marker = join(this.ctx.stateDir, 'seeded');
+    if (existsSync(marker)) return;
+    for (const img of this.spec.images) {
+      const fs = img.fs ? this.router.fs.get(img.fs) : this.router.fs.default;
+      if (!fs) throw new Error(`${this.name}: no file system "${img.fs}" on ${this.spec.platform}`);
+      const blob = await this.ctx.images.blob(img);
+      const segs = normalize(img.path);
+      for (let i = 1; i < segs.length; i++) {
+        const dir = segs.slice(0, i).join('/');
+        if (!fs.exists(dir)) fs.mkdir(dir);
+      }
+      try {
+        fs.link(segs.join('/'), blob.hash, blob.size);
+      } catch (e) {
+        throw new Error(`${this.name}: cannot seed ${img.path} (${blob.size} bytes) into ${fs.prefix}: ${(e as Error).message}`);
+      }
+    }
+    await writeFile(marker, new Date().toISOString());
+  }
+
+  override async start(): Promise<void> {
+    await this.router.powerOn();
+    this.ssh = await startOnPort(22, this.ctx.wellKnownPorts, (port) =>
+      new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey }),
+    );
+    this.ctx.services.set(this.ctx.address, 'ssh', this.ssh.port);
+  }
+
+  override async healthy(): Promise<boolean> {
+    const booted = this.router.state === 'running' || this.router.state === 'rommon';
+    return booted && !!this.ssh && (await tcpAnswers(this.ctx.address, this.ssh.port));
+  }
+
+  override async stop(): Promise<void> {
+    const ssh = this.ssh;
+    this.ssh = undefined;
+    if (ssh) {
+      this.ctx.services.delete(this.ctx.address, 'ssh', ssh.port);
+      await ssh.stop();
+    }
+    this.router.powerOff();
+  }
+
+  override exec(lines: string[]): Promise<string> {
+    return this.router.exec(lines);
+  }
+
+  info(): NodeInfo {
+    return {
+      name: this.name,
+      kind: this.kind,
+      state: this.router.state,
+      address: this.ctx.address,
+      ports: this.ssh ? { ssh: this.ssh.port } : {},
+      detail: { platform: this.spec.platform, version: this.router.softwareVersion() },
+    };
+  }
+}
+
+export const routerKind: KindAdapter<RouterSpec> = {
+  kind: 'router',
+  order: 'router',
+  create: (spec, ctx) => new RouterNode(spec, ctx),
+};
