@@ -63,12 +63,12 @@ export class DnsNode extends BaseNode {
     }
   }
 
-  override setFaults(faults: Record<string, unknown>): void {
+  setFaults(faults: Record<string, unknown>): void {
     this.faults = camelKeys(faults) as DnsFaults;
     this.server?.setFaults(this.faults);
   }
 
-  override logs(): unknown[] {
+  logs(): unknown[] {
     return this.server?.log ?? [];
   }
 

@@ -60,13 +60,13 @@ export class FtpNode extends BaseNode {
     }
   }
 
-  override setFaults(faults: Record<string, unknown>): void {
+  setFaults(faults: Record<string, unknown>): void {
     // Accepts the server's names (readOnly) and the topology's (read-only, rate-limit).
     this.faults = camelKeys(ftpFaults(faults)) as FtpFaults;
     this.server?.setFaults(this.faults);
   }
 
-  override logs(): unknown[] {
+  logs(): unknown[] {
     return this.server?.log ?? [];
   }
 

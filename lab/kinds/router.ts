@@ -94,7 +94,7 @@ export class RouterNode extends BaseNode {
     this.router.powerOff();
   }
 
-  override exec(lines: string[]): Promise<string> {
+  exec(lines: string[]): Promise<string> {
     return this.router.exec(lines);
   }
 

@@ -137,14 +137,22 @@ const FtpFields = {
   faults: FtpFaultsSchema.optional(),
 };
 
-/** TFTP faults are passed through to the server (kebab-case keys become camelCase). */
-const ScalarFaults = z.record(z.string(), z.union([z.boolean(), z.number(), z.string(), z.array(z.string())]));
+/** The TFTP server's fault knobs (kebab-case here, camelCase on the server). */
+const TftpFaultsSchema = z.strictObject({
+  'drop-every-n': z.number().int().positive().optional(),
+  'drop-probability': z.number().min(0).max(1).optional(),
+  'delay-ms': z.number().nonnegative().optional(),
+  'stall-after-bytes': Size.optional(),
+  'refuse-all': z.boolean().optional(),
+});
 
 const TftpFields = {
+  /** Clients may upload (overwrite, and create unless `allow-create: false`). */
   'allow-write': z.boolean().optional(),
+  'allow-create': z.boolean().optional(),
   images: z.array(ServerImageSeed).optional(),
   files: z.array(TextSeed).optional(),
-  faults: ScalarFaults.optional(),
+  faults: TftpFaultsSchema.optional(),
 };
 
 const DnsFaultsSchema = z.strictObject({
@@ -274,6 +282,7 @@ export interface FtpSpec extends BaseSpec {
 export interface TftpSpec extends BaseSpec {
   kind: 'tftp';
   allowWrite: boolean;
+  allowCreate: boolean;
   images: ImageSeed[];
   files: TextFileSeed[];
   faults: Record<string, unknown>;
@@ -380,6 +389,7 @@ export const TftpNodeSchema = z
     ...base(n),
     kind: 'tftp',
     allowWrite: n['allow-write'] ?? false,
+    allowCreate: n['allow-create'] ?? n['allow-write'] ?? false,
     images: serverImages(n.images, ctx),
     files: texts(n.files),
     faults: camelKeys(n.faults ?? {}),

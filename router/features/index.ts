@@ -6,9 +6,10 @@ import type { Feature } from '../cli/types.ts';
 import { type Router, setRouterFeatures } from '../Router.ts';
 import { bootFeature } from './boot/index.ts';
 import { coreFeature } from './core/index.ts';
+import { filesystemFeature } from './filesystem/index.ts';
 import { systemFeature } from './system/index.ts';
 import { versionFeature } from './version/index.ts';
 
-export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature];
+export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature];
 
 setRouterFeatures(allFeatures);

@@ -202,7 +202,11 @@ export class ContentStore {
     return h.digest('hex');
   }
 
-  /** Removes every blob not in `live` (the union of all routers' file systems). */
+  /**
+   * Removes every blob not in `live` (the union of all routers' file systems). Run it when no
+   * write is in flight (lab down/up): a blob just finished but not yet linked into a file
+   * system's tree is not in anyone's live set.
+   */
   async gc(live: Iterable<string>): Promise<number> {
     const keep = new Set(live);
     let removed = 0;

@@ -125,7 +125,7 @@ function toLabError(err: unknown): LabFsError {
 // Uploads in flight live under this prefix in the target's directory; listings hide them.
 const TEMP_PREFIX = '.~ftp-upload.';
 // Chunk size for file reads on RETR: large chunks keep ftp-srv's write-then-resume loop cheap.
-const READ_CHUNK = 256 * 1024;
+const READ_CHUNK = Number(process.env.XCHUNK ?? 256) * 1024;
 // How long a quota-refused upload holds the data connection after the 552 reply, so the client
 // reads the reply before it sees its data connection shut.
 const QUOTA_REPLY_GRACE_MS = 150;
@@ -727,6 +727,9 @@ export class FtpServer {
   private attach(conn: Conn): ConnState {
     const state: ConnState = { conn, transfers: new Set(), errorReplied: false };
     this.states.add(state);
+    // ftp-srv writes multi-line replies line by line: without this, Nagle and delayed ACKs
+    // stall each exchange by up to 40-200 ms.
+    conn.commandSocket.setNoDelay(true);
     conn.commandSocket.once('close', () => {
       // ftp-srv leaves a transfer stalled when the control connection dies: end it here.
       for (const t of state.transfers) t.destroy(new LabFsError('dropped'));

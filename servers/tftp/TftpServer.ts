@@ -120,7 +120,7 @@ export class TftpServer extends EventEmitter {
 
   constructor(private readonly opts: TftpServerOptions) {
     super();
-    this.faults = opts.faults;
+    this.setFaults(opts.faults);
   }
 
   get address(): string {

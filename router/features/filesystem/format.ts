@@ -64,13 +64,13 @@ export function dirTotals(fs: FlashFileSystem): string {
  * Linux-style absolute paths (`/bootflash/x`), index right-aligned; classic IOS lists paths
  * relative to the device, index left-aligned (INV-by-analogy, see the reference).
  */
-export function showFlash(fs: FlashFileSystem, o: { family: Family; offsetMinutes: number; rootMtime: Date }): string[] {
+export function showFlash(fs: FlashFileSystem, o: { family: Family; offsetMinutes: number }): string[] {
   const out: string[] = [];
   const xe = o.family === 'iosxe';
   out.push(xe ? '-#- --length-- ---------date/time--------- path' : '-#- --length-- -----date/time------ path');
   const rows: { size: number; mtime: Date; path: string }[] = [];
   const root = `/${fs.name}/`;
-  if (xe) rows.push({ size: 4096, mtime: o.rootMtime, path: root });
+  if (xe) rows.push({ size: 4096, mtime: fs.stat('')!.mtime, path: root });
   for (const e of fs.walk()) rows.push({ size: e.size, mtime: e.mtime, path: xe ? root + e.path + (e.isDir ? '/' : '') : e.path });
   rows.forEach((r, i) => {
     const idx = xe ? String(i + 1).padStart(3) : String(i + 1).padEnd(3);

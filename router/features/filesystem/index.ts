@@ -161,7 +161,7 @@ function showDevice(ctx: Ctx, prefix: string): void {
     ctx.print(showClassB(fs, device).join('\n'));
     return;
   }
-  ctx.print(showFlash(fs, { family: family(ctx), offsetMinutes: tzOffset(ctx), rootMtime: r.bootedAt ?? r.clock.now() }).join('\n'));
+  ctx.print(showFlash(fs, { family: family(ctx), offsetMinutes: tzOffset(ctx) }).join('\n'));
 }
 
 /** Every device prefix any bundled platform has: one `show <prefix>` keyword each (the engine is shared). */
@@ -184,7 +184,7 @@ function showDeviceCommands(): CommandDef<Router>[] {
 async function del(ctx: Ctx): Promise<void> {
   const force = ctx.has('/force');
   const recursive = ctx.has('/recursive');
-  let url = ctx.args.path!;
+  const url = ctx.args.path!;
   let loc = resolveUrl(ctx, url, 'deleting');
   if (!force) {
     const answer = String(await ctx.ask(Dialogs.deleteFilename(typedPath(url))));
@@ -346,7 +346,8 @@ export async function localCopy(ctx: Ctx, srcUrl: string, dstUrl: string): Promi
   const dstEntry = dst.fs.stat(dst.path);
   if (dst.path === '' || dstEntry?.isDir) dst = { fs: dst.fs, path: [dst.path, baseName(src.path)].filter(Boolean).join('/') };
   const answer = String(await ctx.ask(Dialogs.destinationFilename(dst.path)));
-  if (answer !== dst.path) dst = hasPrefix(answer) ? resolveUrl(ctx, answer) : { fs: dst.fs, path: typedPath(answer) };
+  // Another answer is a path on the destination device (or a full URL).
+  if (answer !== dst.path) dst = resolveUrl(ctx, hasPrefix(answer) ? answer : `${dst.fs.prefix}${answer}`);
 
   const existing = dst.fs.stat(dst.path);
   if (existing?.isDir || dst.path === '') throw new CliError(`%Error opening ${fullName(dst)} (Is a directory)`);

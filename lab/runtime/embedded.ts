@@ -1,0 +1,173 @@
+/**
+ * The embedded runtime: every node in this one process, each on its own loopback address
+ * from the mgmt subnet (any 127.x address works on Linux). Where the OS only answers on
+ * 127.0.0.1, every node shares it and ports tell nodes apart; then the name table and
+ * `servicePort` can hold one server per service.
+ *
+ * Ports: the well-known one when the process may bind it, a high one otherwise; routers
+ * always dial the well-known port and `servicePort` maps it to the real one.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { generateHostKey } from '../../router/access/SshServer.ts';
+import { ContentStore } from '../../router/storage/ContentStore.ts';
+import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
+import type { TransferClient } from '../../router/transfer/types.ts';
+import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
+import type { LabClock } from '../clock/LabClock.ts';
+import { kindAdapter, type KindContext } from '../kinds/registry.ts';
+import type { Topology } from '../topology/schema.ts';
+import { ImageFactory } from './images.ts';
+import { ServiceTable } from './services.ts';
+import type { LabNode, NodeInfo } from './types.ts';
+
+export interface EmbeddedOptions {
+  /** The lab's state folder: content store, node state, host key. */
+  stateDir: string;
+  clock: LabClock;
+  /** Try 21/22/53/69 first (default true); false goes straight to high ports. */
+  wellKnownPorts?: boolean;
+  /** How long nodes get to become healthy (default 60 s). */
+  healthTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export class EmbeddedRuntime {
+  readonly services = new ServiceTable();
+  readonly store: ContentStore;
+  readonly nodes = new Map<string, LabNode>();
+  /** Addresses nodes really bind, by node name. */
+  private readonly bound = new Map<string, string>();
+  private readonly images: ImageFactory;
+  private readonly transfer: Record<'tftp' | 'ftp', TransferClient>;
+  private started: LabNode[] = [];
+
+  constructor(
+    readonly topology: Topology,
+    private readonly opts: EmbeddedOptions,
+  ) {
+    mkdirSync(opts.stateDir, { recursive: true });
+    this.store = new ContentStore(join(opts.stateDir, 'store'));
+    this.images = new ImageFactory(join(opts.stateDir, 'images'), this.store);
+    // One client of each per lab: they hold no per-router state.
+    this.transfer = { tftp: new TftpTransferClient(), ftp: new FtpTransferClient() };
+  }
+
+  servicePort(address: string, service: string): number {
+    return this.services.servicePort(address, service);
+  }
+
+  addressOf(node: string): string | undefined {
+    return this.bound.get(node);
+  }
+
+  /** Creates every node, starts servers then routers (each group in parallel), waits for health. */
+  async start(): Promise<void> {
+    const t = this.topology;
+    const shared = !(await perNodeAddressesWork(t.nodes[0]?.address));
+    if (shared) this.opts.log?.('this system answers only on 127.0.0.1: nodes share it and differ by port');
+    const hostKey = this.hostKey();
+    for (const spec of t.nodes) this.bound.set(spec.name, shared ? '127.0.0.1' : spec.address);
+
+    for (const original of t.nodes) {
+      // Shared address: config lines naming a node's subnet address must name 127.0.0.1 instead.
+      const spec =
+        shared && original.kind === 'router'
+          ? { ...original, startupConfig: original.startupConfig.map((l) => t.nodes.reduce((acc, n) => acc.replace(addressPattern(n.address), '127.0.0.1'), l)) }
+          : original;
+      const stateDir = join(this.opts.stateDir, 'nodes', spec.name);
+      mkdirSync(stateDir, { recursive: true });
+      const ctx: KindContext = {
+        lab: { name: t.name, domain: t.domain },
+        clock: this.opts.clock,
+        store: this.store,
+        stateDir,
+        address: this.bound.get(spec.name)!,
+        // Shared address: high ports only, or the second FTP server would take 21 from nobody.
+        wellKnownPorts: !shared && (this.opts.wellKnownPorts ?? true),
+        hostKey,
+        services: this.services,
+        images: this.images,
+        addresses: () => t.nodes.map((n) => ({ name: n.name, address: this.bound.get(n.name)! })),
+        transfer: this.transfer,
+      };
+      this.nodes.set(spec.name, kindAdapter(spec.kind).create(spec as never, ctx));
+    }
+
+    const all = [...this.nodes.values()];
+    const servers = all.filter((n) => kindAdapter(n.kind).order === 'server');
+    const routers = all.filter((n) => kindAdapter(n.kind).order === 'router');
+    try {
+      await Promise.all(all.map((n) => n.create()));
+      await this.startGroup(servers);
+      await this.startGroup(routers);
+      await this.waitHealthy(all, this.opts.healthTimeoutMs ?? 60_000);
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  private async startGroup(nodes: LabNode[]): Promise<void> {
+    const results = await Promise.allSettled(
+      nodes.map(async (n) => {
+        await n.start();
+        this.started.push(n);
+      }),
+    );
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${nodes[i]!.name}: ${(r.reason as Error)?.message ?? r.reason}`] : []));
+    if (failed.length) throw new Error(`nodes failed to start:\n  ${failed.join('\n  ')}`);
+  }
+
+  private async waitHealthy(nodes: LabNode[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let pending = nodes;
+    for (;;) {
+      const ok = await Promise.all(pending.map((n) => n.healthy().catch(() => false)));
+      pending = pending.filter((_, i) => !ok[i]);
+      if (pending.length === 0) return;
+      if (Date.now() > deadline) {
+        const list = pending.map((n) => `${n.name} (${n.info().state})`).join(', ');
+        throw new Error(`nodes not healthy after ${Math.round(timeoutMs / 1000)} s: ${list}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Stops every started node (in parallel; one failure does not keep the others up). */
+  async stop(): Promise<void> {
+    const started = this.started;
+    this.started = [];
+    await Promise.allSettled(started.map((n) => n.stop()));
+    await Promise.allSettled([...this.nodes.values()].map((n) => n.destroy()));
+  }
+
+  inspect(): NodeInfo[] {
+    return [...this.nodes.values()].map((n) => n.info());
+  }
+
+  /** One SSH host key per lab, made once and kept, so clients' known_hosts stay valid. */
+  private hostKey(): string {
+    const path = join(this.opts.stateDir, 'ssh_host_ed25519_key');
+    if (existsSync(path)) return readFileSync(path, 'utf8');
+    const key = generateHostKey();
+    writeFileSync(path, key, { mode: 0o600 });
+    return key;
+  }
+}
+
+/** Can this process bind a 127.x address other than 127.0.0.1? (Linux: yes; macOS: only if aliased.) */
+async function perNodeAddressesWork(sample: string | undefined): Promise<boolean> {
+  if (!sample || sample === '127.0.0.1') return true;
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(0, sample, () => s.close(() => resolve(true)));
+  });
+}
+
+/** Matches an address as a whole (127.77.0.2 but not inside 127.77.0.21). */
+function addressPattern(address: string): RegExp {
+  return new RegExp(`(?<![\\d.])${address.replace(/\./g, '\\.')}(?![\\d])`, 'g');
+}
