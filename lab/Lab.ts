@@ -28,6 +28,7 @@ import type { DnsServer } from '../servers/dns/DnsServer.ts';
 import type { FtpServer } from '../servers/ftp/FtpServer.ts';
 import type { TftpServer } from '../servers/tftp/TftpServer.ts';
 import { LabClock } from './clock/LabClock.ts';
+import { pidAlive } from './control/client.ts';
 import { DnsNode } from './kinds/dns.ts';
 import { FtpNode } from './kinds/ftp.ts';
 import { RouterNode } from './kinds/router.ts';
@@ -77,9 +78,11 @@ export class Lab {
   static async start(topology: string | Topology | Record<string, unknown>, opts: LabStartOptions = {}): Promise<Lab> {
     const topo = toTopology(topology);
     const stateDir = labStateDir(topo.name, opts);
-    if (opts.reset) rmSync(stateDir, { recursive: true, force: true });
-    mkdirSync(stateDir, { recursive: true });
-    lock(stateDir, topo.name);
+    // Checked before any reset: wiping the state of a running lab would pull flash from under it.
+    lock(stateDir, topo.name, () => {
+      if (opts.reset) rmSync(stateDir, { recursive: true, force: true });
+      mkdirSync(stateDir, { recursive: true });
+    });
     const c = { ...topo.clock, ...opts.clock };
     const clock = new LabClock({ start: c.start, frozen: c.frozen });
     const runtime = new EmbeddedRuntime(topo, {
@@ -178,16 +181,8 @@ function toTopology(t: string | Topology | Record<string, unknown>): Topology {
 
 // ---- one lab per state folder -------------------------------------------------------------
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function lock(stateDir: string, name: string): void {
+/** Claims the state folder for this process; `prepare` runs once no other lab holds it. */
+function lock(stateDir: string, name: string, prepare: () => void): void {
   const file = join(stateDir, 'lab.lock');
   if (running.has(stateDir)) throw new Error(`lab ${name} is already running in this process (${stateDir})`);
   if (existsSync(file)) {
@@ -196,6 +191,7 @@ function lock(stateDir: string, name: string): void {
       throw new Error(`lab ${name} is already running (pid ${pid}, state ${stateDir}); run "flashlab down" first`);
     }
   }
+  prepare();
   writeFileSync(file, String(process.pid));
   running.add(stateDir);
 }

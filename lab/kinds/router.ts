@@ -65,7 +65,7 @@ export class RouterNode extends BaseNode {
       try {
         fs.link(segs.join('/'), blob.hash, blob.size);
       } catch (e) {
-        throw new Error(`${this.name}: cannot seed ${img.path} (${blob.size} bytes) into ${fs.prefix}: ${(e as Error).message}`);
+        throw new Error(`${this.name}: cannot seed ${img.path} (${blob.size} bytes) into ${fs.prefix} ${(e as Error).message}`);
       }
     }
     await writeFile(marker, new Date().toISOString());

@@ -6,7 +6,8 @@
  * the YAML document along the zod issue's path.
  */
 import { readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import {
@@ -21,6 +22,9 @@ import {
   type NodeSpec,
   type Topology,
 } from './schema.ts';
+
+/** The bundled default lab (`flashlab up` with no file). */
+export const DEFAULT_TOPOLOGY = resolve(dirname(fileURLToPath(import.meta.url)), '../topologies/default.yml');
 
 export interface TopologyIssue {
   file?: string;

@@ -55,6 +55,7 @@ export class LineEditor {
   private esc: '' | 'esc' | 'csi' | 'ss3' = '';
   private escParams = '';
   private ctrlCaret = false;
+  private quoteNext = false;
 
   // History browsing: index into session.history, and the line being typed before browsing.
   private histIndex = -1;
@@ -86,12 +87,13 @@ export class LineEditor {
     this.scheduleCheck();
   }
 
-  /** A syslog line: printed on its own line, then the prompt and typed text drawn again. */
+  /** A syslog line or broadcast: printed on its own lines, then the prompt and typed text drawn again. */
   notify(line: string): void {
     const s = this.session;
     if (!s || s.isClosed) return;
     if (!this.atLineStart) this.emit('\r\n');
-    this.emit(`${line}\r\n`);
+    // Broadcasts (the reload banner) span several lines.
+    this.emit(`${line.replace(/\r?\n/g, '\r\n')}\r\n`);
     if (this.state !== 'busy' || s.atMore) {
       this.emit(this.sessionTail);
       if (this.state !== 'busy' && !s.secretInput) this.emit(this.buffer + '\b'.repeat(this.buffer.length - this.cursor));
@@ -113,9 +115,11 @@ export class LineEditor {
         else if (ch === 'O') this.esc = 'ss3';
         else {
           this.esc = '';
-          // Meta-b / Meta-f move by words (IOS Esc B / Esc F); other Esc pairs are dropped.
+          // Meta-b / Meta-f move by words (IOS Esc B / Esc F); after a lone Esc any other
+          // key (Enter, say) still counts.
           if (ch === 'b' || ch === 'B') yield 'word-left';
           else if (ch === 'f' || ch === 'F') yield 'word-right';
+          else yield* this.decode(ch);
         }
         continue;
       }
@@ -215,7 +219,16 @@ export class LineEditor {
   private edit(k: Key): void {
     const s = this.session!;
     const atPrompt = this.state === 'prompt';
+    // Ctrl-V takes the next key literally: IOS's way to type a `?` into a command.
+    if (this.quoteNext) {
+      this.quoteNext = false;
+      if (k.length === 1 && k >= ' ' && k !== '\x7f') this.splice(this.cursor, this.cursor, k);
+      return;
+    }
     switch (k) {
+      case CTRL('v'):
+        this.quoteNext = true;
+        return;
       case '\r':
         return this.enter();
       case '\x7f':
@@ -341,6 +354,7 @@ export class LineEditor {
   }
 
   private resetLine(): void {
+    this.quoteNext = false;
     this.buffer = '';
     this.cursor = 0;
     this.histIndex = -1;

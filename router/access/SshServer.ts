@@ -165,7 +165,8 @@ export class RouterSshServer {
     // since (Netmiko's `terminal length 0` must survive a window resize).
     const applySize = () => {
       if (!cli || !pty) return;
-      const want = { length: pty.rows > 0 ? pty.rows : DEFAULT_LENGTH, width: pty.cols > 0 ? pty.cols : DEFAULT_WIDTH };
+      // 0 means the client did not say; a 1-row window would page before every line.
+      const want = { length: pty.rows > 0 ? Math.max(2, pty.rows) : DEFAULT_LENGTH, width: pty.cols > 0 ? pty.cols : DEFAULT_WIDTH };
       if (applied && (cli.terminal.length !== applied.length || cli.terminal.width !== applied.width)) return;
       cli.terminal.length = want.length;
       cli.terminal.width = want.width;
@@ -245,11 +246,13 @@ export class RouterSshServer {
     }
     editor.attach(session);
     channel.on('data', (d: Buffer) => editor.input(d));
-    // The client hung up: the vty session ends with it.
-    channel.on('close', () => {
+    // The client hung up (channel or whole connection): the vty session ends with it.
+    const hangUp = () => {
       session.close();
       finish();
-    });
+    };
+    channel.on('close', hangUp);
+    client.on('close', hangUp);
     session.showPrompt();
     return session;
   }
@@ -262,8 +265,12 @@ export class RouterSshServer {
     channel.on('error', () => {});
     const vty = this.takeVty();
     let closed = false;
-    channel.on('close', () => (closed = true));
     let session: SshCliSession | undefined;
+    // The client gave up: stop the command rather than run it for nobody.
+    channel.on('close', () => {
+      closed = true;
+      session?.close();
+    });
     try {
       session = this.opts.router.openSession({
         user,

@@ -156,14 +156,14 @@ export class CliSession<C> {
 
   /** Ctrl-C: abort what runs; in configuration mode, leave it as Ctrl-Z does. */
   interrupt(): void {
-    if (this.abort) {
-      this.abort.abort();
-      return;
-    }
+    // A pending question is released first, so the command sees the abort at once.
     if (this.pendingAsk) {
       const r = this.pendingAsk;
       this.pendingAsk = undefined;
       r('\u0003');
+    }
+    if (this.abort) {
+      this.abort.abort();
       return;
     }
     if (this.stack.length > 1) {
@@ -355,7 +355,7 @@ export class CliSession<C> {
     if (this.draining) return this.draining;
     this.draining = (async () => {
       while (this.pagerLines.length > 0 && !this.closed) {
-        if (this.pagerShown >= this.terminal.length - 1) {
+        if (this.pagerShown >= Math.max(1, this.terminal.length - 1)) {
           this.opts.out(' --More-- ');
           await new Promise<void>((r) => (this.pagerWaiting = r));
           continue;

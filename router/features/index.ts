@@ -5,11 +5,12 @@
 import type { Feature } from '../cli/types.ts';
 import { type Router, setRouterFeatures } from '../Router.ts';
 import { bootFeature } from './boot/index.ts';
+import { copyFeature } from './copy/index.ts';
 import { coreFeature } from './core/index.ts';
 import { filesystemFeature } from './filesystem/index.ts';
 import { systemFeature } from './system/index.ts';
 import { versionFeature } from './version/index.ts';
 
-export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature];
+export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature, copyFeature];
 
 setRouterFeatures(allFeatures);

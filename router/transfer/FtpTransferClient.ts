@@ -4,6 +4,7 @@
  * One control connection per transfer, closed whatever happens. Every failure leaves as a
  * TransferError whose code the copy feature turns into IOS's own text.
  */
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { Client, FTPError } from 'basic-ftp';
 import {
@@ -23,6 +24,25 @@ const BODY_HIGH_WATER = 4 * 1024 * 1024;
 
 type Direction = 'download' | 'upload';
 
+/**
+ * Node reads a plain socket 64 KiB at a time into a fresh buffer, which caps a download near
+ * 700 MB/s on loopback (curl: 1.5+ GB/s). With `onread`, the kernel hands over up to 1 MiB
+ * per read into one reused buffer; each read is copied out (exact size) and pushed into the
+ * socket's own stream, so piping and backpressure work as before (a false push stops reads).
+ * One buffer serves every socket: the callback copies before it returns, reads never overlap.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(1024 * 1024);
+function bulkReadSocket(): Socket {
+  const socket: Socket = new Socket({
+    onread: {
+      buffer: READ_BUFFER,
+      callback: (n: number, buf: Uint8Array) => socket.push(Buffer.from(buf.subarray(0, n))),
+    },
+    // @types/node lists `onread` for connect() only; Node reads it in the constructor.
+  } as SocketConstructorOpts);
+  return socket;
+}
+
 /** One basic-ftp client for one transfer, plus what is needed to name its failure. */
 class Session {
   readonly client: Client;
@@ -38,6 +58,8 @@ class Session {
     private readonly dir: Direction,
   ) {
     this.client = new Client((ep.timeoutSec ?? DEFAULT_TIMEOUT_SEC) * 1000);
+    // Plain FTP only (no TLS is ever negotiated here), so every socket can be a bulk reader.
+    this.client.ftp._newSocket = bulkReadSocket;
     ep.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 

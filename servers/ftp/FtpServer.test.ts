@@ -106,6 +106,17 @@ async function ftpCode(p: Promise<unknown>): Promise<number> {
   throw new Error('expected an FTP error reply');
 }
 
+/** The error reply's full text ("550 ..."). */
+async function ftpReply(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof FTPError) return e.message;
+    throw e;
+  }
+  throw new Error('expected an FTP error reply');
+}
+
 async function transferError(p: Promise<unknown>): Promise<TransferError> {
   try {
     await p;
@@ -249,15 +260,28 @@ describe('FtpServer confinement', () => {
     mkdirSync(path.join(home, 'sub'));
     const c = await l.client();
 
-    for (const p of ['../secret.txt', 'sub/../../secret.txt', '/../secret.txt', 'link.txt', 'linkdir/x.txt', path.join(l.root, 'secret.txt'), 'nope.txt']) {
-      expect(await ftpCode(c.size(p)), p).toBe(550);
-      expect(await ftpCode(fetchBuffer(c, p)), p).toBe(550);
+    const denied = '550 Permission denied';
+    const missing = '550 No such file or directory';
+    const cases: Array<[string, string]> = [
+      ['../secret.txt', denied],
+      ['sub/../../secret.txt', denied],
+      ['/../secret.txt', denied],
+      ['link.txt', denied],
+      ['linkdir/x.txt', denied],
+      // Absolute paths are taken inside the home, where this one does not exist.
+      [path.join(l.root, 'secret.txt'), missing],
+      ['nope.txt', missing],
+    ];
+    for (const [p, reply] of cases) {
+      expect(await ftpReply(c.size(p)), `SIZE ${p}`).toBe(reply);
+      expect(await ftpReply(fetchBuffer(c, p)), `RETR ${p}`).toBe(reply);
     }
-    expect(await ftpCode(c.cd('..'))).toBe(550);
-    expect(await ftpCode(c.cd('linkdir'))).toBe(550);
-    expect(await ftpCode(c.uploadFrom(Readable.from([Buffer.from('evil')]), '../evil.txt'))).toBe(550);
-    expect(await ftpCode(c.uploadFrom(Readable.from([Buffer.from('evil')]), 'linkdir/evil.txt'))).toBe(550);
-    expect(await ftpCode(c.uploadFrom(Readable.from([Buffer.from('evil')]), 'link.txt'))).toBe(550);
+    expect(await ftpReply(c.cd('..'))).toBe(denied);
+    expect(await ftpReply(c.cd('linkdir'))).toBe(denied);
+    const evil = () => Readable.from([Buffer.from('evil')]);
+    expect(await ftpReply(c.uploadFrom(evil(), '../evil.txt'))).toBe(denied);
+    expect(await ftpReply(c.uploadFrom(evil(), 'linkdir/evil.txt'))).toBe(denied);
+    expect(await ftpReply(c.uploadFrom(evil(), 'link.txt'))).toBe(denied);
     await c.send('MKD made');
     await c.cd('sub');
     expect(await c.pwd()).toBe('/sub');
@@ -404,6 +428,18 @@ describe('FtpTransferClient failures', () => {
     const err = await transferError(new FtpTransferClient().download({ host: address, port, path: 'x', timeoutSec: 1 }));
     expect(err.code).toBe('timeout');
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('maps a transfer that stops making progress to timeout', async () => {
+    const l = await lab();
+    writeFileSync(path.join(l.root, 'admin', 'image.bin'), randomBytes(200_000));
+    // 1 KiB, then nothing for about ten seconds.
+    l.server.setFaults({ rateLimitBytesPerSec: 100 });
+    const dl = await new FtpTransferClient().download(l.endpoint('image.bin', { timeoutSec: 1 }));
+    const t0 = Date.now();
+    const err = await transferError(collect(dl.body));
+    expect(err).toMatchObject({ code: 'timeout', phase: 'read' });
+    expect(Date.now() - t0).toBeLessThan(8000);
   });
 
   it('maps an abort to aborted, before and during a transfer', async () => {

@@ -124,8 +124,9 @@ function toLabError(err: unknown): LabFsError {
 
 // Uploads in flight live under this prefix in the target's directory; listings hide them.
 const TEMP_PREFIX = '.~ftp-upload.';
-// Chunk size for file reads on RETR: large chunks keep ftp-srv's write-then-resume loop cheap.
-const READ_CHUNK = Number(process.env.XCHUNK ?? 256) * 1024;
+// File read size on RETR. ftp-srv writes one chunk and waits for it before asking for the
+// next: at 64 KiB that loop held loopback near 500 MB/s, at 1 MiB it runs 2-3x faster.
+const READ_CHUNK = 1024 * 1024;
 // How long a quota-refused upload holds the data connection after the 552 reply, so the client
 // reads the reply before it sees its data connection shut.
 const QUOTA_REPLY_GRACE_MS = 150;
@@ -203,7 +204,8 @@ async function usage(dir: string): Promise<number> {
   return total;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+// Unref'd: a throttled transfer's own sockets keep the process alive, its timers need not.
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 interface TransferHooks {
   faults: FtpFaults;
@@ -689,7 +691,9 @@ export class FtpServer {
   }
 
   private record(e: Omit<FtpLogEntry, 'time'>): void {
-    this.log.push({ time: new Date(), ...e });
+    const entry: FtpLogEntry = { time: new Date(), ...e };
+    for (const k of Object.keys(entry) as Array<keyof FtpLogEntry>) if (entry[k] === undefined) delete entry[k];
+    this.log.push(entry);
   }
 
   private async login(conn: Conn, username: string, password: string): Promise<{ fs: FileSystem }> {

@@ -167,12 +167,18 @@ export class BlockSender {
   private retries = 0;
   private timerBase = Date.now();
   private timer: NodeJS.Timeout | null = null;
-  // Blocks resent by our own timer: a duplicate ACK for one of them may be the peer's echo
-  // of our duplicate, and answering it would start the Sorcerer's Apprentice (RFC 1123 4.2.3.1).
+  // Blocks we sent more than once: a duplicate ACK for one of them that comes right after
+  // the first ACK may be the receiver's echo of our duplicate, and answering it would start
+  // the Sorcerer's Apprentice (RFC 1123 4.2.3.1). A later one is the receiver's timer.
   private ambLo = 1;
   private ambHi = 0;
+  private advancedAt = 0;
   private rewoundFor = -1;
   private rewoundAt = 0;
+  // Round-trip estimate (one sample in flight, Karn: none across a resend).
+  private srtt = 0;
+  private sampleBlock = 0;
+  private sampleAt = 0;
   private waiting = false;
   private done = false;
 
@@ -213,9 +219,16 @@ export class BlockSender {
     }
     const k = unwrapFrom(this.base - 1, wire);
     if (k > this.high) return; // stale ACK from before a rollover, or bogus
+    const now = Date.now();
     if (k >= this.base) {
       const partial = k < this.high;
+      if (this.sampleBlock !== 0 && k >= this.sampleBlock) {
+        const rtt = now - this.sampleAt;
+        this.srtt = this.srtt === 0 ? rtt : (7 * this.srtt + rtt) / 8;
+        this.sampleBlock = 0;
+      }
       this.base = k + 1;
+      this.advancedAt = now;
       this.src.release(this.base);
       this.progress();
       if (k >= this.last) {
@@ -224,18 +237,26 @@ export class BlockSender {
       }
       this.p.onProgress?.(this.bytesAcked);
       // RFC 7440: an ACK inside the window means the receiver missed k+1; restart there.
-      if (partial) this.next = this.base;
-      this.pump();
+      if (partial) this.rewind();
+      else this.pump();
     } else if (k === this.base - 1) {
-      // Duplicate ACK: the receiver timed out waiting for base (its DATA was lost).
-      if (k >= this.ambLo && k <= this.ambHi) return;
-      const now = Date.now();
-      if (this.rewoundFor === k && now - this.rewoundAt < this.p.rtoMs / 4) return;
+      // Duplicate ACK: the receiver's timer fired waiting for `base` (lost), or a gap.
+      const echo = Math.max(20, 4 * this.srtt);
+      if (k >= this.ambLo && k <= this.ambHi && now - this.advancedAt < echo) return;
+      if (this.rewoundFor === k && now - this.rewoundAt < echo) return;
       this.rewoundFor = k;
       this.rewoundAt = now;
-      this.next = this.base;
-      this.pump();
+      this.rewind();
     }
+  }
+
+  /** Resends from `base`; those blocks now exist twice, so mark them for the echo check. */
+  private rewind(): void {
+    this.ambLo = this.base;
+    this.ambHi = this.high;
+    this.sampleBlock = 0;
+    this.next = this.base;
+    this.pump();
   }
 
   cancel(): void {
@@ -275,7 +296,13 @@ export class BlockSender {
         this.last = n;
         this.lastLen = payload.length;
       }
-      if (n > this.high) this.high = n;
+      if (n > this.high) {
+        this.high = n;
+        if (this.sampleBlock === 0) {
+          this.sampleBlock = n;
+          this.sampleAt = Date.now();
+        }
+      }
       this.next = n + 1;
     }
   }
@@ -300,10 +327,7 @@ export class BlockSender {
     if (this.preamble) {
       this.ch.send(this.preamble);
     } else {
-      this.ambLo = this.base;
-      this.ambHi = this.high;
-      this.next = this.base;
-      this.pump();
+      this.rewind();
     }
     this.arm();
   };
@@ -374,10 +398,9 @@ export class BlockReceiver {
       return;
     }
     if (wire !== (this.expected & 0xffff)) {
-      // A gap (a later block): tell the sender once where to restart (RFC 7440). Old
-      // duplicates are ignored; our timer re-ACKs, which keeps us from echoing duplicates.
-      const ahead = ((wire - (this.expected & 0xffff)) & 0xffff) < 0x8000;
-      if (ahead && !this.nakSent && !this.ackHeld && !this.paused) {
+      // A duplicate (our ACK was lost) or a gap (a block was lost, RFC 7440): ACK the last
+      // in-order block, once until progress, so a burst of strays yields a single answer.
+      if (!this.nakSent && !this.ackHeld && !this.paused) {
         this.nakSent = true;
         this.windowCount = 0;
         this.sendAck();
@@ -432,7 +455,9 @@ export class BlockReceiver {
   }
 
   private sendAck(): void {
-    this.control = ackPacket(this.expected - 1);
+    // Before block 1 the answer is our first reply (OACK or ACK 0), never a bare ACK 0
+    // that would cancel the options the OACK granted.
+    if (this.expected > 1) this.control = ackPacket(this.expected - 1);
     this.ch.send(this.control, this.bytes);
   }
 

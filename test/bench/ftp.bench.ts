@@ -47,12 +47,24 @@ export async function freePort(address: string): Promise<number> {
   return port;
 }
 
-/** Runs a command (no shell) and returns stdout; rejects with stderr on failure. */
+/** A command that failed; `exitCode` as the process returned it (null if killed). */
+export class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+    this.name = 'CommandError';
+  }
+}
+
+/** Runs a command (no shell, asynchronously) and returns stdout; rejects with a CommandError. */
 export function runCommand(cmd: string, args: string[], timeoutMs = 120_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(cmd)} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
+      if (!err) return resolve(stdout);
+      const code = typeof err.code === 'number' ? err.code : null;
+      reject(new CommandError(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`, code));
     });
   });
 }

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The `flashlab` command: loads the TypeScript sources through tsx (no build step).
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../lab/cli/main.ts');

@@ -1,0 +1,331 @@
+/**
+ * The `flashlab` command. `up` runs the lab in a detached background process that serves
+ * the control API; every other lab command talks to that API.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Command, Option } from 'commander';
+import { makeImage, parseSize } from '../../router/image/format.ts';
+import { platforms } from '../../router/platforms/profile.ts';
+import { ControlClient, findLab, readControl } from '../control/client.ts';
+import { startControlServer } from '../control/server.ts';
+import { Lab, labHome, labStateDir } from '../Lab.ts';
+import type { NodeInfo } from '../runtime/types.ts';
+import { topologyJsonSchema } from '../topology/jsonschema.ts';
+import { DEFAULT_TOPOLOGY, loadTopology, TopologyError } from '../topology/load.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = resolve(here, '../../bin/flashlab.mjs');
+
+/** How long `up` waits for the background lab to report ready. */
+const UP_TIMEOUT_MS = 180_000;
+
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
+    super(message);
+  }
+}
+
+// ---- output -------------------------------------------------------------------------------
+
+function portsText(p: Record<string, number>): string {
+  return Object.entries(p)
+    .map(([k, v]) => `${k}/${v}`)
+    .join(' ');
+}
+
+/** A table in containerlab's style. */
+export function nodeTable(lab: string, nodes: NodeInfo[]): string {
+  const head = ['#', 'Name', 'Kind', 'Platform', 'State', 'Address', 'Ports'];
+  const rows = nodes.map((n, i) => [String(i + 1), n.name, n.kind, n.detail?.platform ?? '', n.state, n.address, portsText(n.ports)]);
+  const width = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = `+${width.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const fmt = (r: string[]) => `| ${r.map((x, c) => x.padEnd(width[c]!)).join(' | ')} |`;
+  return [`lab ${lab}`, line, fmt(head), line, ...rows.map(fmt), line].join('\n');
+}
+
+const out = (s: string): void => {
+  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+};
+
+// ---- up / down ----------------------------------------------------------------------------
+
+interface UpOptions {
+  foreground?: boolean;
+  reset?: boolean;
+  highPorts?: boolean;
+  state?: string;
+  child?: boolean;
+}
+
+function home(cmd: Command): string {
+  return labHome(cmd.optsWithGlobals<{ home?: string }>().home);
+}
+
+async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Promise<void> {
+  const child = o.child && typeof process.send === 'function';
+  const log = (l: string) => console.error(`flashlab: ${l}`);
+  let lab: Lab;
+  try {
+    lab = await Lab.start(topoPath, { home: homeDir, stateDir: o.state, reset: o.reset, wellKnownPorts: !o.highPorts, log });
+  } catch (e) {
+    if (child) process.send!({ type: 'error', message: (e as Error).message });
+    throw e;
+  }
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    await control.close().catch(() => {});
+    await lab.stop().catch((e: Error) => log(`stop: ${e.message}`));
+    process.exit(0);
+  };
+  const control = await startControlServer(lab, { onDown: shutdown });
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+  if (child) {
+    process.send!({ type: 'ready', lab: lab.name, nodes: lab.inspect(), stateDir: lab.stateDir });
+    process.disconnect?.();
+  } else {
+    out(nodeTable(lab.name, lab.inspect()));
+    out(`ready: lab ${lab.name} (state ${lab.stateDir}); Ctrl-C or "flashlab down" stops it`);
+  }
+}
+
+async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): Promise<void> {
+  const homeDir = home(cmd);
+  const topoPath = resolve(topologyArg ?? DEFAULT_TOPOLOGY);
+  const topo = loadTopology(topoPath); // fails here, in the user's terminal, on a bad file
+  const stateDir = labStateDir(topo.name, { home: homeDir, stateDir: o.state });
+  const running = readControl(stateDir);
+  if (running) throw new CliError(`lab ${topo.name} is already running (pid ${running.pid}); "flashlab down" first`);
+  if (o.foreground || o.child) return upForeground(topoPath, { ...o, state: stateDir }, homeDir);
+
+  mkdirSync(stateDir, { recursive: true });
+  const logFile = join(stateDir, 'lab.log');
+  const fd = openSync(logFile, 'a');
+  const args = [BIN, '--home', homeDir, 'up', topoPath, '--child', '--state', stateDir];
+  if (o.reset) args.push('--reset');
+  if (o.highPorts) args.push('--high-ports');
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: process.env });
+  closeSync(fd);
+  const msg = await new Promise<{ type: string; message?: string; nodes?: NodeInfo[]; lab?: string }>((done, fail) => {
+    const t = setTimeout(() => fail(new CliError(`lab did not report ready within ${UP_TIMEOUT_MS / 1000} s; see ${logFile}`)), UP_TIMEOUT_MS);
+    child.once('message', (m) => {
+      clearTimeout(t);
+      done(m as { type: string });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      done({ type: 'error', message: `lab process exited (code ${code}) before it was ready; see ${logFile}` });
+    });
+  });
+  child.removeAllListeners('exit');
+  if (child.connected) child.disconnect();
+  child.unref();
+  if (msg.type !== 'ready') throw new CliError(msg.message ?? 'lab failed to start');
+  out(nodeTable(msg.lab!, msg.nodes!));
+  out(`ready: lab ${msg.lab} (pid ${child.pid}, state ${stateDir})`);
+}
+
+async function down(o: { lab?: string }, cmd: Command): Promise<void> {
+  let info;
+  try {
+    info = findLab(home(cmd), o.lab);
+  } catch (e) {
+    // Nothing to stop is not a failure: `down` is idempotent.
+    out((e as Error).message);
+    return;
+  }
+  await new ControlClient(info).down();
+  out(`lab ${info.lab} stopped`);
+}
+
+// ---- inspect / exec / console -------------------------------------------------------------
+
+async function inspect(o: { lab?: string; json?: boolean }, cmd: Command): Promise<void> {
+  const info = findLab(home(cmd), o.lab);
+  const nodes = await new ControlClient(info).nodes();
+  out(o.json ? JSON.stringify(nodes, null, 2) : nodeTable(info.lab, nodes));
+}
+
+async function exec(node: string, commands: string[], o: { lab?: string }, cmd: Command): Promise<void> {
+  const client = new ControlClient(findLab(home(cmd), o.lab));
+  process.stdout.write(await client.exec(node, commands));
+}
+
+async function consoleCmd(node: string, o: { lab?: string; user?: string; password?: string }, cmd: Command): Promise<void> {
+  const client = new ControlClient(findLab(home(cmd), o.lab));
+  const n = (await client.nodes()).find((x) => x.name === node);
+  if (!n) throw new CliError(`no node "${node}" in lab ${client.info.lab}`);
+  if (!n.ports.ssh) throw new CliError(`node "${node}" has no console (it is a ${n.kind} node)`);
+  const login = o.user ? { user: o.user, password: o.password ?? '' } : await client.login(node);
+  const { default: ssh2 } = await import('ssh2');
+  const conn = new ssh2.Client();
+  const stdin = process.stdin;
+  const tty = stdin.isTTY && process.stdout.isTTY;
+  await new Promise<void>((done, fail) => {
+    conn.once('error', (e) => fail(new CliError(`console to ${node}: ${e.message}`)));
+    conn.once('ready', () => {
+      const window = { term: process.env.TERM ?? 'xterm', rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 };
+      conn.shell(tty ? window : false, (err, stream) => {
+        if (err) return fail(new CliError(`console to ${node}: ${err.message}`));
+        const onResize = () => stream.setWindow(process.stdout.rows ?? 24, process.stdout.columns ?? 80, 0, 0);
+        if (tty) {
+          stdin.setRawMode(true);
+          process.stdout.on('resize', onResize);
+        }
+        stdin.pipe(stream);
+        stream.pipe(process.stdout);
+        stream.stderr.pipe(process.stderr);
+        stream.once('close', () => {
+          if (tty) {
+            stdin.setRawMode(false);
+            process.stdout.off('resize', onResize);
+          }
+          stdin.unpipe(stream);
+          stdin.pause();
+          conn.end();
+          done();
+        });
+      });
+    });
+    conn.connect({
+      host: n.address,
+      port: n.ports.ssh,
+      username: login.user,
+      password: login.password,
+      tryKeyboard: true,
+      // The lab's host key is made per lab: nothing to pin it to.
+      hostVerifier: () => true,
+      readyTimeout: 10_000,
+    });
+    conn.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => finish(prompts.map(() => login.password)));
+  });
+}
+
+// ---- schema / image / run -----------------------------------------------------------------
+
+async function schema(which: string | undefined): Promise<void> {
+  const kind = which ?? 'topology';
+  if (kind === 'topology') return out(JSON.stringify(topologyJsonSchema(), null, 2));
+  if (kind === 'scenario') {
+    const path = resolve(here, '../scenario/schema.ts');
+    if (!existsSync(path)) throw new CliError('scenario schema not available: lab/scenario/schema.ts is missing');
+    const mod = (await import(pathToFileURL(path).href)) as { scenarioJsonSchema?: () => unknown };
+    if (typeof mod.scenarioJsonSchema !== 'function') throw new CliError('lab/scenario/schema.ts exports no scenarioJsonSchema()');
+    return out(JSON.stringify(mod.scenarioJsonSchema(), null, 2));
+  }
+  throw new CliError(`unknown schema "${kind}"; use topology or scenario`, 2);
+}
+
+async function imageMake(file: string, o: { platform: string; version: string; featureSet: string; size: string; kind: string }): Promise<void> {
+  const profile = platforms().get(o.platform);
+  const tag = profile?.imagePlatform ?? o.platform;
+  let size: number;
+  try {
+    size = parseSize(o.size);
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+  const t0 = performance.now();
+  await makeImage(resolve(file), {
+    platform: tag,
+    version: o.version,
+    featureSet: o.featureSet,
+    kind: o.kind as 'system' | 'rommon' | 'revocation',
+    size,
+  });
+  const ms = performance.now() - t0;
+  out(`${file}: ${tag} ${o.version} ${o.featureSet} ${o.kind} image, ${size} bytes (${(ms / 1000).toFixed(2)} s)`);
+}
+
+async function run(paths: string[], options: Record<string, unknown>, cmd: Command): Promise<void> {
+  const path = resolve(here, '../scenario/cli.ts');
+  if (!existsSync(path)) throw new CliError('the scenario runner is not available yet (lab/scenario/cli.ts is missing)');
+  const mod = (await import(pathToFileURL(path).href)) as { runCommand?: (paths: string[], options: Record<string, unknown>) => Promise<number | void> };
+  if (typeof mod.runCommand !== 'function') throw new CliError('lab/scenario/cli.ts exports no runCommand(paths, options)');
+  const code = await mod.runCommand(paths, { ...options, home: home(cmd), args: cmd.args });
+  if (typeof code === 'number') process.exitCode = code;
+}
+
+// ---- program ------------------------------------------------------------------------------
+
+export function program(): Command {
+  const p = new Command('flashlab')
+    .description('An emulated lab of virtual Cisco IOS XE routers with FTP, TFTP and DNS servers, on loopback.')
+    .option('--home <dir>', 'where lab state lives (default $FLASHLAB_HOME or ./.flashlab)')
+    .showHelpAfterError();
+
+  p.command('up')
+    .description('start a lab in the background; prints the nodes and "ready" once every node is healthy')
+    .argument('[topology]', 'topology file (default: the bundled default lab)')
+    .option('--foreground', 'keep the lab in this terminal (Ctrl-C stops it)')
+    .option('--reset', 'wipe the lab state first (fresh flash and server roots)')
+    .option('--high-ports', 'skip the well-known ports 21/22/53/69 even when they could be bound')
+    .option('--state <dir>', 'state folder (default <home>/<lab name>)')
+    .addOption(new Option('--child').hideHelp())
+    .action(up);
+
+  p.command('down').description('stop the running lab').option('--lab <name>', 'which lab, when several run').action(down);
+
+  p.command('inspect')
+    .description('list the nodes: name, kind, state, address, ports')
+    .option('--json', 'machine-readable output')
+    .option('--lab <name>', 'which lab, when several run')
+    .action(inspect);
+
+  p.command('exec')
+    .description("run IOS commands on a router, one argument per line: flashlab exec r1 'show version'")
+    .argument('<node>')
+    .argument('<command...>')
+    .option('--lab <name>', 'which lab, when several run')
+    .action(exec);
+
+  p.command('console')
+    .description("an interactive session on a router's vty (SSH with a pty)")
+    .argument('<node>')
+    .option('--user <name>', 'login (default: the topology user)')
+    .option('--password <password>')
+    .option('--lab <name>', 'which lab, when several run')
+    .action(consoleCmd);
+
+  p.command('schema').description('print a JSON Schema: topology (default) or scenario').argument('[which]').action(schema);
+
+  const image = p.command('image').description('stand-in router images');
+  image
+    .command('make')
+    .description('create a stand-in image file')
+    .argument('<file>')
+    .requiredOption('--platform <platform>', `router platform (${[...platforms().keys()].join(', ')}) or an image tag`)
+    .requiredOption('--version <version>', 'software version, e.g. 16.12.4')
+    .option('--feature-set <set>', 'feature set', 'universalk9')
+    .option('--size <size>', 'file size, e.g. 100M', '16M')
+    .addOption(new Option('--kind <kind>', 'image kind').choices(['system', 'rommon', 'revocation']).default('system'))
+    .action(imageMake);
+
+  p.command('run')
+    .description('run scenarios (default: the bundled ones)')
+    .argument('[paths...]')
+    .allowUnknownOption()
+    .action(run);
+
+  return p;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
+    const msg = e instanceof TopologyError ? e.message : `flashlab: ${(e as Error).message}`;
+    process.stderr.write(`${msg}\n`);
+    process.exitCode = e instanceof CliError ? e.code : 1;
+  }
+}
+
+await main();

@@ -1,0 +1,150 @@
+/**
+ * `flashlab run [files or folders]`: validates every scenario first (an invalid file stops
+ * the run with exit code 2 and its file:line), runs each on a fresh lab with live progress,
+ * prints a summary table and writes reports/junit.xml and reports/report.md.
+ * Exit codes: 0 all passed, 1 a scenario failed, 2 a scenario file is invalid.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
+import { DEFAULT_SCENARIOS, findScenarioFiles, formatScenarioIssue, loadScenario, ScenarioError } from './load.ts';
+import { markdownReport, junitXml } from './report.ts';
+import { formatMs, runScenario, type RunEvent, type ScenarioResult } from './runner.ts';
+import type { Scenario } from './schema.ts';
+
+export interface RunCommandOptions {
+  /** Folder for junit.xml and report.md (default `reports`). */
+  reports?: string;
+  /** Topology for scenarios that name none (default: the bundled default topology). */
+  topology?: string;
+  /** Parent folder of the per-scenario lab state (default: the system temp folder). */
+  stateDir?: string;
+  /** Run every lab in this mgmt subnet instead of the topology's (parallel test runs). */
+  subnet?: string;
+  /** Keep each scenario's lab state after the run. */
+  keepState?: boolean;
+  /** Only validate the files. */
+  check?: boolean;
+  /** Where progress goes (default stdout / stderr). */
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+  color?: boolean;
+}
+
+export async function runCommand(paths: string[], options: RunCommandOptions = {}): Promise<number> {
+  const out = options.out ?? ((t: string) => void process.stdout.write(t));
+  const err = options.err ?? ((t: string) => void process.stderr.write(t));
+  const color = options.color ?? (!options.out && process.stdout.isTTY === true && !process.env.NO_COLOR);
+  const c = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const green = (s: string) => c('32', s);
+  const red = (s: string) => c('31', s);
+  const dim = (s: string) => c('2', s);
+  const bold = (s: string) => c('1', s);
+
+  const { files, missing } = findScenarioFiles(paths.length ? paths : [DEFAULT_SCENARIOS]);
+  if (missing.length) {
+    for (const m of missing) err(`${m}: no such file or folder\n`);
+    return 2;
+  }
+  if (files.length === 0) {
+    err(`no scenario files (*.yml) in ${paths.join(', ') || relative(process.cwd(), DEFAULT_SCENARIOS)}\n`);
+    return 2;
+  }
+
+  // Validate everything before starting any lab: a typo should not cost a whole run.
+  const scenarios: Scenario[] = [];
+  let invalid = 0;
+  for (const f of files) {
+    try {
+      scenarios.push(loadScenario(f, { topology: options.topology }));
+    } catch (e) {
+      invalid++;
+      if (e instanceof ScenarioError) for (const i of e.issues) err(`${formatScenarioIssue(i)}\n`);
+      else err(`${relative(process.cwd(), f)}: ${(e as Error).message}\n`);
+    }
+  }
+  if (invalid) {
+    err(`${invalid} invalid scenario file${invalid === 1 ? '' : 's'}; nothing was run\n`);
+    return 2;
+  }
+  if (options.check) {
+    out(`${scenarios.length} scenario file${scenarios.length === 1 ? '' : 's'} valid\n`);
+    return 0;
+  }
+
+  const started = new Date();
+  const results: ScenarioResult[] = [];
+  const total = scenarios.length;
+  let n = 0;
+  const onEvent = (e: RunEvent) => {
+    switch (e.type) {
+      case 'scenario-start':
+        n++;
+        out(`\n${bold(`[${n}/${total}] ${e.scenario.name}`)} ${dim(`${relative(process.cwd(), e.scenario.file)} · ${e.scenario.covers.join(' ')}`)}\n`);
+        break;
+      case 'lab-ready':
+        out(dim(`      lab up in ${formatMs(e.ms)}\n`));
+        break;
+      case 'step-end': {
+        const r = e.result;
+        if (r.status === 'skipped') {
+          out(dim(`  -   ${r.index + 1}. ${r.label} (skipped)\n`));
+          break;
+        }
+        const mark = r.status === 'passed' ? green('  ok ') : red('  FAIL');
+        out(`${mark} ${r.index + 1}. ${r.label} ${dim(formatMs(r.ms))}\n`);
+        if (r.status === 'failed' && r.message) {
+          const where = r.line ? `${relative(process.cwd(), e.scenario.file)}:${r.line}: ` : '';
+          out(red(`       ${where}${r.message.split('\n').join('\n       ')}\n`));
+        }
+        break;
+      }
+      case 'scenario-end': {
+        const r = e.result;
+        if (r.error) out(red(`  ERROR ${r.error}\n`));
+        const verdict = r.status === 'passed' ? green('PASSED') : red(r.status.toUpperCase());
+        out(`  ${verdict} ${dim(formatMs(r.ms))}\n`);
+        break;
+      }
+    }
+  };
+
+  for (const s of scenarios) {
+    results.push(
+      await runScenario(s, { stateRoot: options.stateDir ? resolve(options.stateDir) : undefined, subnet: options.subnet, keepState: options.keepState, onEvent }),
+    );
+  }
+
+  // Summary table.
+  const rows = results.map((r) => {
+    const done = r.steps.filter((s) => s.status === 'passed').length;
+    const failedAt = r.steps.find((s) => s.status === 'failed');
+    return [
+      r.status === 'passed' ? 'pass' : r.status === 'failed' ? 'FAIL' : 'ERROR',
+      basename(r.file),
+      r.name,
+      `${done}/${r.steps.length}`,
+      formatMs(r.ms),
+      failedAt ? `step ${failedAt.index + 1}: ${failedAt.label}` : r.error ?? '',
+    ];
+  });
+  const header = ['result', 'file', 'scenario', 'steps', 'time', 'failed at'];
+  const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+  const fmt = (cells: string[]) => cells.map((cell, i) => (cell.length > widths[i]! ? cell.slice(0, widths[i]! - 1) + '…' : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  out(`\n${bold(fmt(header))}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
+  for (const r of rows) {
+    const line = fmt(r);
+    out(`${r[0] === 'pass' ? green(line) : red(line)}\n`);
+  }
+  const passed = results.filter((r) => r.status === 'passed').length;
+  const elapsed = Date.now() - started.getTime();
+
+  const reportsDir = resolve(options.reports ?? 'reports');
+  mkdirSync(reportsDir, { recursive: true });
+  const junit = join(reportsDir, 'junit.xml');
+  const md = join(reportsDir, 'report.md');
+  writeFileSync(junit, junitXml(results));
+  writeFileSync(md, markdownReport(results, { started }));
+  out(`\n${passed === total ? green(`${passed}/${total} scenarios passed`) : red(`${total - passed} of ${total} scenarios failed`)} in ${formatMs(elapsed)}\n`);
+  out(dim(`reports: ${relative(process.cwd(), junit)}, ${relative(process.cwd(), md)}\n`));
+  return passed === total ? 0 : 1;
+}

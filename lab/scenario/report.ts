@@ -1,0 +1,144 @@
+/**
+ * Reports of a run: JUnit XML for CI (one testsuite per scenario file, one testcase per
+ * step, so a CI page shows which step broke) and a Markdown report for people, with every
+ * CLI transcript and the failing step called out.
+ */
+import { basename, relative } from 'node:path';
+import type { ScenarioResult, StepResult } from './runner.ts';
+import type { Exchange } from './ssh.ts';
+import { formatMs } from './runner.ts';
+
+function xmlEscape(s: string): string {
+  // Control characters are not allowed in XML 1.0 at all: drop them (BEL from banners, ESC).
+  return s
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
+}
+
+const secs = (ms: number) => (ms / 1000).toFixed(3);
+
+/** The console as the user saw it: prompt, what was typed, what came back. */
+export function transcriptText(exchanges: Exchange[], opts: { setup?: boolean } = {}): string {
+  let out = '';
+  // An exchange's output ends with the next prompt: only the first one needs its prompt shown.
+  let promptShown = false;
+  for (const e of exchanges) {
+    if (e.setup && !opts.setup) continue;
+    const body = e.sent === '' || promptShown ? e.output : `${e.prompt}${e.output}`;
+    promptShown = !e.error && !e.closed;
+    out += body;
+    if (e.error) out += `\n[runner: ${e.error}]\n`;
+    else if (e.closed) out += '\n[connection closed by the router]\n';
+  }
+  return out.replace(/\n{4,}/g, '\n\n\n');
+}
+
+function caseName(s: StepResult): string {
+  return `${String(s.index + 1).padStart(2, '0')} ${s.label}`;
+}
+
+export function junitXml(results: ScenarioResult[]): string {
+  const all = results.flatMap((r) => r.steps);
+  const count = (rs: StepResult[], st: StepResult['status']) => rs.filter((s) => s.status === st).length;
+  const errors = results.filter((r) => r.status === 'error').length;
+  const totalMs = results.reduce((a, r) => a + r.ms, 0);
+  const lines: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  lines.push(
+    `<testsuites name="flashlab scenarios" tests="${all.length + errors}" failures="${count(all, 'failed')}" errors="${errors}" skipped="${count(all, 'skipped')}" time="${secs(totalMs)}">`,
+  );
+  for (const r of results) {
+    const file = relative(process.cwd(), r.file) || r.file;
+    const classname = basename(r.file).replace(/\.ya?ml$/, '');
+    const suiteErrors = r.status === 'error' ? 1 : 0;
+    lines.push(
+      `  <testsuite name="${xmlEscape(r.name)}" file="${xmlEscape(file)}" tests="${r.steps.length + suiteErrors}" failures="${count(r.steps, 'failed')}" errors="${suiteErrors}" skipped="${count(r.steps, 'skipped')}" time="${secs(r.ms)}" timestamp="${r.startedAt.toISOString().replace(/\.\d+Z$/, '')}">`,
+    );
+    lines.push('    <properties>');
+    lines.push(`      <property name="covers" value="${xmlEscape(r.covers.join(' '))}"/>`);
+    lines.push('    </properties>');
+    if (r.status === 'error') {
+      lines.push(`    <testcase classname="${xmlEscape(classname)}" name="lab" time="0.000">`);
+      lines.push(`      <error message="${xmlEscape(r.error ?? 'error')}" type="LabError">${xmlEscape(r.error ?? '')}</error>`);
+      lines.push('    </testcase>');
+    }
+    for (const s of r.steps) {
+      lines.push(`    <testcase classname="${xmlEscape(classname)}" name="${xmlEscape(caseName(s))}" time="${secs(s.ms)}">`);
+      if (s.status === 'failed') {
+        const first = (s.message ?? 'failed').split('\n')[0]!;
+        lines.push(`      <failure message="${xmlEscape(first)}" type="StepFailure">${xmlEscape(s.message ?? '')}</failure>`);
+      } else if (s.status === 'skipped') {
+        lines.push(`      <skipped message="${r.status === 'error' ? 'lab did not start' : 'an earlier step failed'}"/>`);
+      }
+      const transcript = transcriptText(s.exchanges);
+      if (transcript.trim()) lines.push(`      <system-out>${xmlEscape(transcript)}</system-out>`);
+      lines.push('    </testcase>');
+    }
+    lines.push('  </testsuite>');
+  }
+  lines.push('</testsuites>');
+  return lines.join('\n') + '\n';
+}
+
+const ICON: Record<string, string> = { passed: '✅', failed: '❌', skipped: '⏭️', error: '💥' };
+
+/** A fence longer than any backtick run inside the text. */
+function fence(text: string, lang = 'text'): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const f = '`'.repeat(longest + 1);
+  return `${f}${lang}\n${text.trimEnd()}\n${f}`;
+}
+
+export function markdownReport(results: ScenarioResult[], opts: { title?: string; started?: Date } = {}): string {
+  const out: string[] = [];
+  const passed = results.filter((r) => r.status === 'passed').length;
+  out.push(`# ${opts.title ?? 'flashlab scenario report'}`, '');
+  out.push(`${passed} of ${results.length} scenarios passed${opts.started ? ` — run started ${opts.started.toISOString()}` : ''}.`, '');
+  out.push('| | Scenario | File | Covers | Steps | Time |', '|---|---|---|---|---|---|');
+  for (const r of results) {
+    const done = r.steps.filter((s) => s.status === 'passed').length;
+    const anchor = `#${slug(r.name)}`;
+    out.push(`| ${ICON[r.status]} | [${r.name}](${anchor}) | \`${basename(r.file)}\` | ${r.covers.join(', ')} | ${done}/${r.steps.length} | ${formatMs(r.ms)} |`);
+  }
+  out.push('');
+  for (const r of results) {
+    out.push(`## ${r.name}`, '');
+    out.push(`${ICON[r.status]} **${r.status.toUpperCase()}** · \`${relative(process.cwd(), r.file) || r.file}\` · covers ${r.covers.join(', ')} · ${formatMs(r.ms)}`, '');
+    if (r.description) out.push(r.description.trim(), '');
+    if (r.error) out.push(`> **Error:** ${r.error}`, '');
+    const failedStep = r.steps.find((s) => s.status === 'failed');
+    if (failedStep) {
+      out.push(`> ❌ **Failed at step ${failedStep.index + 1}: ${failedStep.label}**${failedStep.line ? ` (line ${failedStep.line})` : ''}`);
+      for (const l of (failedStep.message ?? '').split('\n')) out.push(`> ${l.replace(/^ {4}\| /, '    ')}`);
+      out.push('');
+    }
+    for (const s of r.steps) {
+      const head = `${ICON[s.status]} ${s.index + 1}. ${s.label}`;
+      out.push(s.status === 'failed' ? `### ${head} ← FAILED` : `### ${head}`, '');
+      out.push(`\`${s.kind}\`${s.line ? ` · line ${s.line}` : ''}${s.status !== 'skipped' ? ` · ${formatMs(s.ms)}` : ''}`, '');
+      if (s.status === 'failed' && s.message) out.push('**Failure:**', '', fence(s.message), '');
+      if (s.notes.length) {
+        for (const n of s.notes) out.push(`- ${n.replace(/\|/g, '\\|')}`);
+        out.push('');
+      }
+      const setup = s.exchanges.filter((e) => e.setup);
+      if (setup.length) {
+        out.push('<details><summary>login</summary>', '', fence(transcriptText(setup, { setup: true })), '', '</details>', '');
+      }
+      const t = transcriptText(s.exchanges);
+      if (t.trim()) out.push(fence(t), '');
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+/** GitHub-style heading anchors. */
+function slug(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} -]/gu, '')
+    .trim()
+    .replace(/ /g, '-');
+}

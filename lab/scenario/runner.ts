@@ -1,0 +1,683 @@
+/**
+ * Runs one scenario: starts a fresh lab from the scenario's topology (its own state folder,
+ * so nothing leaks from one scenario into the next), runs the steps in order through real
+ * SSH sessions and the lab's own handles (servers, clock, faults), stops at the first
+ * failing step, and returns what happened with a transcript of every CLI exchange.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix, resolve, sep } from 'node:path';
+import { parseSize } from '../../router/image/format.ts';
+import type { Router } from '../../router/Router.ts';
+import type { LogMessage } from '../../router/system/Syslog.ts';
+import { Lab } from '../Lab.ts';
+import type { FtpSpec, RouterSpec } from '../topology/schema.ts';
+import { baseName, errorLines, parseBootvar, parseDir, parseFree, parseMd5, parseRunningImage, versionShown } from './ios.ts';
+import {
+  compilePattern,
+  type ChangeBootVariableStep,
+  type CliStep,
+  type CopyToDeviceStep,
+  type Expect,
+  type ReloadStep,
+  type RouterCheck,
+  type Scenario,
+  type ServerCheck,
+  type Step,
+  type VerifyRunningImageStep,
+  type WaitStep,
+} from './schema.ts';
+import { SshCli, type Answer, type Exchange } from './ssh.ts';
+import { fill, fillDeep, type RefResolver, type TemplateRef } from './template.ts';
+
+export type StepStatus = 'passed' | 'failed' | 'skipped';
+
+export interface StepResult {
+  index: number;
+  /** The step's name, or one made from what it does. */
+  label: string;
+  kind: Step['kind'];
+  line?: number;
+  status: StepStatus;
+  /** Why it failed. */
+  message?: string;
+  ms: number;
+  exchanges: Exchange[];
+  /** Notes for the report (values read, what was compared). */
+  notes: string[];
+}
+
+export interface ScenarioResult {
+  name: string;
+  file: string;
+  covers: string[];
+  description?: string;
+  status: 'passed' | 'failed' | 'error';
+  /** Lab start or teardown trouble (status 'error'). */
+  error?: string;
+  steps: StepResult[];
+  /** Exchanges outside any step (none today; kept for completeness of the transcript). */
+  ms: number;
+  startedAt: Date;
+}
+
+export type RunEvent =
+  | { type: 'scenario-start'; scenario: Scenario }
+  | { type: 'lab-ready'; scenario: Scenario; ms: number; stateDir: string }
+  | { type: 'step-start'; scenario: Scenario; step: Step; label: string }
+  | { type: 'step-end'; scenario: Scenario; result: StepResult }
+  | { type: 'scenario-end'; result: ScenarioResult };
+
+export interface RunOptions {
+  /** Parent folder for per-scenario lab state (a fresh temporary folder inside it). */
+  stateRoot?: string;
+  /** Move the lab to this management subnet (tests run labs side by side). */
+  subnet?: string;
+  /** Keep each lab's state folder after the run (for post-mortems). */
+  keepState?: boolean;
+  wellKnownPorts?: boolean;
+  onEvent?: (e: RunEvent) => void;
+}
+
+class StepFailure extends Error {}
+
+const fail = (message: string): never => {
+  throw new StepFailure(message);
+};
+
+/** One line that says what a step does, for progress and reports. */
+export function stepLabel(step: Step): string {
+  if (step.name) return step.name;
+  const s = step.spec as Record<string, unknown>;
+  switch (step.kind) {
+    case 'cli': {
+      const lines = step.spec.send;
+      return `cli ${step.spec.node}: ${lines[0]}${lines.length > 1 ? ` (+${lines.length - 1})` : ''}`;
+    }
+    case 'check': {
+      if ('server' in step.spec) {
+        const c = step.spec;
+        return `check ${c.server}: ${c.file ? `file ${c.file}` : c.login ? `login ${c.login.user ?? ''}`.trim() : `${c.transfer?.kind} ${c.transfer?.file ?? ''}`.trim()}`;
+      }
+      const c = step.spec;
+      const what = c.file ? `file ${c.file}` : c.free ? `free space on ${c.free}` : c.bootvar !== undefined ? 'boot variable' : c.reload ? 'pending reload' : 'running image';
+      return `check ${c.node}: ${what}`;
+    }
+    case 'fault':
+      return `fault ${step.spec.node}: ${step.spec.clear ? 'clear' : Object.entries(step.spec.set ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`;
+    case 'clock':
+      return `clock: advance ${formatMs(step.spec.advance)}`;
+    case 'wait':
+      return `wait ${step.spec.node}: ${step.spec.for}${step.spec.pattern ? ` /${step.spec.pattern}/` : ''}`;
+    default:
+      return `${step.kind} ${String(s.node ?? '')}`.trim();
+  }
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = Math.round(s % 60);
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${sec ? `${sec}s` : ''}` || '0s';
+}
+
+/** Moves a topology's mgmt subnet, keeping fixed node addresses at the same host offset. */
+export function relocate(topology: Record<string, unknown>, subnet: string): Record<string, unknown> {
+  const t = structuredClone(topology) as { mgmt?: Record<string, unknown>; topology?: { nodes?: Record<string, { address?: string }> } };
+  const old = String(t.mgmt?.['ipv4-subnet'] ?? '127.77.0.0/24');
+  t.mgmt = { ...(t.mgmt ?? {}), 'ipv4-subnet': subnet };
+  const toInt = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const toIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+  const [oldNet, oldPrefix] = old.split('/');
+  const [newNet, newPrefix] = subnet.split('/');
+  const oldSize = 2 ** (32 - Number(oldPrefix));
+  const oldBase = toInt(oldNet!) - (toInt(oldNet!) % oldSize);
+  const newSize = 2 ** (32 - Number(newPrefix));
+  const newBase = toInt(newNet!) - (toInt(newNet!) % newSize);
+  for (const n of Object.values(t.topology?.nodes ?? {})) {
+    if (!n?.address) continue;
+    const off = toInt(n.address) - oldBase;
+    if (off > 0 && off < oldSize && off < newSize) n.address = toIp(newBase + off);
+  }
+  return t as Record<string, unknown>;
+}
+
+async function md5OfFile(path: string): Promise<string> {
+  const h = createHash('md5');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What a running scenario holds: the lab, one SSH session per router, variables, cursors. */
+class ScenarioRun {
+  private readonly sessions = new Map<string, SshCli>();
+  readonly vars: Map<string, string>;
+  /** Every syslog message per router since the lab came up, and how far `wait for log` has read. */
+  private readonly logs = new Map<string, { messages: LogMessage[]; cursor: number; off: () => void }>();
+  /** The boot each router was last seen in (a `Date` object per boot), for `wait for reload`. */
+  private readonly seenBoot = new Map<string, Date | undefined>();
+  /** Exchanges of the step running now. */
+  exchanges: Exchange[] = [];
+  notes: string[] = [];
+
+  constructor(
+    readonly lab: Lab,
+    readonly scenario: Scenario,
+  ) {
+    this.vars = new Map(Object.entries(scenario.vars));
+    for (const n of lab.topology.nodes) {
+      if (n.kind !== 'router') continue;
+      const r = lab.router(n.name);
+      const messages: LogMessage[] = [];
+      const off = r.log.onMessage((m) => messages.push(m));
+      this.logs.set(n.name, { messages, cursor: 0, off });
+      this.seenBoot.set(n.name, r.bootedAt);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) s.close();
+    for (const l of this.logs.values()) l.off();
+  }
+
+  // ---- references ---------------------------------------------------------------------
+
+  routerSpec(name: string): RouterSpec {
+    return this.lab.topology.nodes.find((n) => n.name === name && n.kind === 'router') as RouterSpec;
+  }
+
+  address(node: string): string {
+    return this.lab.inspect().find((n) => n.name === node)?.address ?? this.lab.topology.nodes.find((n) => n.name === node)!.address;
+  }
+
+  /** A path under a server's root (its files as the server's disk holds them). */
+  serverPath(server: string, file: string): string {
+    const root = resolve(this.lab.stateDir, 'nodes', server, 'root');
+    const p = resolve(root, file.replace(/^\/+/, ''));
+    if (p !== root && !p.startsWith(root + sep)) fail(`"${file}" is outside ${server}'s root`);
+    return p;
+  }
+
+  readonly resolveRef: RefResolver = async (ref: TemplateRef) => {
+    switch (ref.kind) {
+      case 'var': {
+        const v = this.vars.get(ref.name);
+        if (v === undefined) fail(`variable "${ref.name}" has no value yet`);
+        return v!;
+      }
+      case 'lab':
+        return ref.field === 'domain' ? this.lab.topology.domain : this.lab.name;
+      case 'node':
+        return ref.field === 'address' ? this.address(ref.node) : `${ref.node}.${this.lab.topology.domain}`;
+      case 'file': {
+        const p = this.serverPath(ref.server, ref.path);
+        if (!existsSync(p)) fail(`{{ ${ref.fn} ${ref.server}:${ref.path} }}: no such file on ${ref.server}`);
+        return ref.fn === 'md5' ? md5OfFile(p) : String(statSync(p).size);
+      }
+      case 'bad':
+        return fail(ref.message);
+    }
+  };
+
+  fill(text: string): Promise<string> {
+    return fill(text, this.resolveRef);
+  }
+
+  // ---- SSH sessions -------------------------------------------------------------------
+
+  /** The router's SSH session, logged in and enabled; opened (again) when needed. */
+  async cli(node: string): Promise<SshCli> {
+    const existing = this.sessions.get(node);
+    if (existing?.connected) return existing;
+    const router = this.lab.router(node);
+    if (router.state !== 'running' && router.state !== 'rommon') {
+      fail(`${node} is ${router.state}: nothing answers on its vty lines (add a wait: { node: ${node}, for: reload } step after a reload)`);
+    }
+    const info = this.lab.inspect().find((n) => n.name === node);
+    const port = info?.ports.ssh;
+    if (!info || !port) return fail(`${node} has no SSH port (inspect shows ${JSON.stringify(info?.ports ?? {})})`);
+    const login = this.lab.login(node);
+    const s = new SshCli({
+      node,
+      host: info.address,
+      port,
+      user: login.user,
+      password: login.password,
+      enableSecret: this.routerSpec(node).enableSecret ?? 'cisco',
+      onExchange: (e) => this.exchanges.push(e),
+    });
+    await s.connect();
+    this.sessions.set(node, s);
+    return s;
+  }
+
+  /** Sends one line; fails the step on a timeout or an unanswered question. */
+  async send(node: string, line: string, o: { answers?: Answer[]; timeoutMs?: number; allowClose?: boolean } = {}): Promise<Exchange> {
+    const s = await this.cli(node);
+    const e = await s.send(line, { answers: o.answers, timeoutMs: o.timeoutMs });
+    if (e.error) fail(`${node}: "${line}": ${e.error}`);
+    if (e.closed && !o.allowClose) fail(`${node} closed the session after "${line}"`);
+    return e;
+  }
+
+  /** A show command from privileged EXEC (leaves config mode first, as a person would). */
+  async show(node: string, line: string, timeoutMs = 30_000): Promise<string> {
+    const s = await this.cli(node);
+    if (s.inConfigMode) await this.send(node, 'end');
+    return (await this.send(node, line, { timeoutMs })).response;
+  }
+
+  // ---- logs and reloads ---------------------------------------------------------------
+
+  async waitLog(node: string, pattern: RegExp, timeoutMs: number): Promise<LogMessage> {
+    const log = this.logs.get(node)!;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let i = log.cursor; i < log.messages.length; i++) {
+        if (pattern.test(log.messages[i]!.line)) {
+          log.cursor = i + 1;
+          return log.messages[i]!;
+        }
+      }
+      if (Date.now() >= deadline) {
+        const recent = log.messages.slice(log.cursor).slice(-5).map((m) => m.line);
+        return fail(`no syslog line matching /${pattern.source}/ on ${node} within ${formatMs(timeoutMs)}${recent.length ? `; last lines: ${recent.join(' | ')}` : ''}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  /** Waits until the router has booted again since it was last seen, in the wanted state. */
+  async waitReload(node: string, want: 'running' | 'rommon', timeoutMs: number): Promise<Router> {
+    const r = this.lab.router(node);
+    const deadline = Date.now() + timeoutMs;
+    const frozen = this.lab.topology.clock?.frozen === true;
+    for (;;) {
+      const rebooted = r.bootedAt !== this.seenBoot.get(node);
+      if (rebooted && (r.state === 'running' || r.state === 'rommon')) break;
+      if (Date.now() >= deadline) {
+        return fail(rebooted ? `${node} is still ${r.state}` : `${node} did not reload within ${formatMs(timeoutMs)} (state ${r.state})`);
+      }
+      // A frozen lab clock only moves when told: waiting for a boot means letting boot time pass.
+      if (frozen && r.state === 'booting') this.lab.clock.advance(1000);
+      await sleep(50);
+    }
+    this.seenBoot.set(node, r.bootedAt);
+    this.sessions.get(node)?.close();
+    this.sessions.delete(node);
+    this.notes.push(`${node} came back ${r.state}${r.state === 'rommon' && r.bootFailure ? ` (${r.bootFailure})` : ''}`);
+    if (r.state !== want) fail(`${node} came back in ${r.state}, expected ${want}${r.bootFailure ? ` (${r.bootFailure})` : ''}`);
+    return r;
+  }
+}
+
+// ---- expectations -------------------------------------------------------------------------
+
+/** The last lines of an output, as evidence in a failure message. */
+function excerpt(text: string, lines = 6): string {
+  const all = text.trimEnd().split('\n');
+  const errs = errorLines(text);
+  const shown = errs.length ? errs.slice(-3) : all.slice(-lines);
+  return shown.map((l) => `    | ${l}`).join('\n');
+}
+
+export function checkExpect(output: string, e: Expect): string[] {
+  const problems: string[] = [];
+  for (const c of e.contains ?? []) if (!output.includes(c)) problems.push(`expected the output to contain "${c}"`);
+  for (const c of e.notContains ?? []) if (output.includes(c)) problems.push(`expected the output not to contain "${c}"`);
+  for (const p of e.matches ?? []) if (!compilePattern(p).test(output)) problems.push(`expected the output to match /${p}/`);
+  for (const p of e.notMatches ?? []) if (compilePattern(p).test(output)) problems.push(`expected the output not to match /${p}/`);
+  return problems;
+}
+
+function sizeValue(v: string | number): number {
+  return typeof v === 'number' ? v : parseSize(v);
+}
+
+// ---- step kinds ---------------------------------------------------------------------------
+
+async function runCli(run: ScenarioRun, spec: CliStep): Promise<void> {
+  const s = await fillDeep(spec, run.resolveRef);
+  const timeoutMs = s.timeout ?? 30_000;
+  let response = '';
+  for (const [i, line] of s.send.entries()) {
+    const last = i === s.send.length - 1;
+    const e = await run.send(s.node, line, { answers: s.answers, timeoutMs, allowClose: last });
+    response += (response ? '\n' : '') + e.response;
+  }
+  if (s.expect) {
+    const problems = checkExpect(response, s.expect);
+    if (problems.length) fail(`${problems.join('; ')}\n${excerpt(response)}`);
+  }
+  for (const [name, pattern] of Object.entries(s.remember ?? {})) {
+    const m = compilePattern(pattern).exec(response);
+    if (!m) fail(`remember ${name}: /${pattern}/ matched nothing in the output`);
+    run.vars.set(name, m![1] ?? m![0]);
+    run.notes.push(`${name} = ${m![1] ?? m![0]}`);
+  }
+}
+
+async function routerFile(run: ScenarioRun, node: string, file: string): Promise<{ size: number } | undefined> {
+  const out = await run.show(node, `dir ${file}`);
+  if (/%Error|No such file/i.test(out)) return undefined;
+  const base = baseName(file);
+  const entry = parseDir(out).find((e) => e.name === base && !e.isDir && !e.deleted);
+  return entry ? { size: entry.size } : undefined;
+}
+
+async function routerMd5(run: ScenarioRun, node: string, file: string): Promise<string> {
+  const out = await run.show(node, `verify /md5 ${file}`, 120_000);
+  const md5 = parseMd5(out);
+  if (!md5) fail(`verify /md5 ${file} printed no MD5:\n${excerpt(out)}`);
+  return md5!;
+}
+
+async function runRouterCheck(run: ScenarioRun, raw: RouterCheck): Promise<void> {
+  const c = await fillDeep(raw, run.resolveRef);
+  const node = c.node;
+  if (c.file !== undefined) {
+    const f = await routerFile(run, node, c.file);
+    const wantExists = c.exists ?? true;
+    if (!wantExists) {
+      if (f) fail(`${c.file} exists on ${node} (${f.size} bytes), expected it absent`);
+      run.notes.push(`${c.file} is absent`);
+      return;
+    }
+    if (!f) return fail(`${c.file} not found on ${node}`);
+    run.notes.push(`${c.file}: ${f.size} bytes`);
+    if (c.size !== undefined && f.size !== sizeValue(c.size)) fail(`${c.file} is ${f.size} bytes, expected ${sizeValue(c.size)}`);
+    if (c.md5 !== undefined) {
+      const md5 = await routerMd5(run, node, c.file);
+      run.notes.push(`verify /md5 ${c.file} = ${md5}`);
+      if (md5 !== c.md5.toLowerCase()) fail(`MD5 of ${c.file} is ${md5}, expected ${c.md5.toLowerCase()}`);
+    }
+    return;
+  }
+  if (c.free !== undefined) {
+    const out = await run.show(node, `dir ${c.free}`);
+    const free = parseFree(out);
+    if (free === undefined) return fail(`no free-space figure in "dir ${c.free}":\n${excerpt(out)}`);
+    run.notes.push(`${c.free} free: ${free} bytes`);
+    if (c.remember) run.vars.set(c.remember, String(free));
+    if (c.atLeast !== undefined && free < sizeValue(c.atLeast)) fail(`${c.free} has ${free} bytes free, expected at least ${sizeValue(c.atLeast)}`);
+    if (c.atMost !== undefined && free > sizeValue(c.atMost)) fail(`${c.free} has ${free} bytes free, expected at most ${sizeValue(c.atMost)}`);
+    if (c.equals !== undefined && free !== sizeValue(c.equals)) fail(`${c.free} has ${free} bytes free, expected exactly ${sizeValue(c.equals)}`);
+    return;
+  }
+  if (c.bootvar !== undefined) {
+    const out = await run.show(node, 'show bootvar');
+    const entries = parseBootvar(out);
+    if (!entries) return fail(`no "BOOT variable =" line in show bootvar:\n${excerpt(out)}`);
+    const want = typeof c.bootvar === 'string' ? [c.bootvar] : c.bootvar;
+    run.notes.push(`BOOT variable = ${entries.join(';')}`);
+    if (JSON.stringify(entries) !== JSON.stringify(want)) fail(`BOOT variable is [${entries.join(', ')}], expected [${want.join(', ')}]`);
+    return;
+  }
+  if (c.reload !== undefined) {
+    const out = await run.show(node, 'show reload');
+    const pending = !/No reload is scheduled/i.test(out);
+    run.notes.push(out.trim().split('\n')[0] ?? '');
+    if (pending !== c.reload.pending) fail(c.reload.pending ? `no reload is pending on ${node}` : `a reload is pending on ${node}: ${out.trim()}`);
+    const problems = checkExpect(out, { contains: c.reload.contains });
+    if (problems.length) fail(`${problems.join('; ')}\n${excerpt(out)}`);
+    return;
+  }
+  // running image and/or version
+  const out = await run.show(node, 'show version');
+  const image = parseRunningImage(out);
+  run.notes.push(`System image file is "${image ?? '?'}"`);
+  if (c.runningImage !== undefined && image !== c.runningImage) fail(`${node} runs "${image ?? '(none)'}", expected "${c.runningImage}"`);
+  if (c.version !== undefined && !versionShown(out, c.version)) fail(`show version does not show Version ${c.version}:\n${excerpt(out.split('\n').slice(0, 3).join('\n'))}`);
+}
+
+interface LogView {
+  kind: 'login' | 'download' | 'upload';
+  user?: string;
+  password?: string;
+  file?: string;
+  outcome: string;
+}
+
+/** FTP and TFTP logs, seen the same way (TFTP has no logins; a read is a download). */
+function serverLog(run: ScenarioRun, server: string): LogView[] {
+  const entries = run.lab.logs(server) as Record<string, unknown>[];
+  return entries.flatMap((e): LogView[] => {
+    if ('request' in e) {
+      const o = String(e.outcome);
+      const outcome = o === 'ok' ? 'ok' : ['not-found', 'access-violation', 'illegal-operation', 'disk-full'].includes(o) ? 'refused' : 'failed';
+      return [{ kind: e.direction === 'read' ? 'download' : 'upload', file: String(e.file), outcome }];
+    }
+    if (e.kind === 'login' || e.kind === 'login-failed') return [{ kind: 'login', user: e.user as string, password: e.password as string, outcome: e.kind === 'login' ? 'ok' : 'refused' }];
+    if (e.kind === 'download' || e.kind === 'upload') return [{ kind: e.kind, file: e.file as string | undefined, outcome: String(e.outcome) }];
+    return [];
+  });
+}
+
+async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void> {
+  const c = await fillDeep(raw, run.resolveRef);
+  if (c.file !== undefined) {
+    const p = run.serverPath(c.server, c.file);
+    const exists = existsSync(p) && statSync(p).isFile();
+    if (c.exists === false) {
+      if (exists) fail(`${c.file} exists on ${c.server}, expected it absent`);
+      run.notes.push(`${c.server}:${c.file} is absent`);
+      return;
+    }
+    if (!exists) return fail(`${c.file} not found on ${c.server}`);
+    const size = statSync(p).size;
+    const md5 = await md5OfFile(p);
+    run.notes.push(`${c.server}:${c.file}: ${size} bytes, md5 ${md5}`);
+    if (c.size !== undefined && size !== sizeValue(c.size)) fail(`${c.server}:${c.file} is ${size} bytes, expected ${sizeValue(c.size)}`);
+    if (c.md5 !== undefined && md5 !== c.md5.toLowerCase()) fail(`MD5 of ${c.server}:${c.file} is ${md5}, expected ${c.md5.toLowerCase()}`);
+    return;
+  }
+  const log = serverLog(run, c.server);
+  if (c.login) {
+    const want = c.login;
+    const logins = log.filter((e) => e.kind === 'login');
+    const hit = logins.find(
+      (e) => (want.user === undefined || e.user === want.user) && (want.password === undefined || e.password === want.password) && (want.outcome === undefined || e.outcome === want.outcome),
+    );
+    const seen = logins.map((e) => `${e.user}/${e.password} (${e.outcome})`).join(', ') || 'none';
+    if (!hit) fail(`${c.server} recorded no login${want.user ? ` as ${want.user}` : ''}${want.password !== undefined ? ` with password "${want.password}"` : ''}${want.outcome ? ` (${want.outcome})` : ''}; logins seen: ${seen}`);
+    run.notes.push(`${c.server} logins: ${seen}`);
+    return;
+  }
+  const t = c.transfer!;
+  const transfers = log.filter((e) => e.kind === t.kind);
+  const hit = transfers.find((e) => (t.file === undefined || e.file === t.file || e.file?.endsWith(`/${t.file}`) || posix.basename(e.file ?? '') === t.file) && (t.outcome === undefined || e.outcome === t.outcome));
+  const seen = transfers.map((e) => `${e.file} (${e.outcome})`).join(', ') || 'none';
+  if (!hit) fail(`${c.server} recorded no ${t.kind}${t.file ? ` of ${t.file}` : ''}${t.outcome ? ` (${t.outcome})` : ''}; ${t.kind}s seen: ${seen}`);
+  run.notes.push(`${c.server} ${t.kind}s: ${seen}`);
+}
+
+async function runWait(run: ScenarioRun, s: WaitStep): Promise<void> {
+  if (s.for === 'log') {
+    if (!s.pattern) fail('wait for log needs a pattern');
+    const m = await run.waitLog(s.node, compilePattern(await run.fill(s.pattern!)), s.timeout ?? 30_000);
+    run.notes.push(m.line);
+    return;
+  }
+  await run.waitReload(s.node, s.state ?? 'running', s.timeout ?? 120_000);
+}
+
+/** pyATS copy_to_device: copy from a server, then (by default) `verify /md5` against the server's file. */
+async function runCopyToDevice(run: ScenarioRun, raw: CopyToDeviceStep): Promise<void> {
+  const s = await fillDeep(raw, run.resolveRef);
+  const proto = s.protocol ?? 'tftp';
+  const serverSpec = run.lab.topology.nodes.find((n) => n.name === s.server)!;
+  let userinfo = '';
+  let home = '.';
+  if (proto === 'ftp') {
+    const ftp = serverSpec as FtpSpec;
+    const account = s.user !== undefined ? ftp.accounts.find((a) => a.user === s.user) : ftp.accounts[0];
+    const user = s.user ?? account?.user;
+    const password = s.password ?? account?.password;
+    if (user !== undefined) userinfo = `${user}${password !== undefined ? `:${password}` : ''}@`;
+    home = account?.home ?? (ftp.anonymous ? ftp.anonymous.home : '.');
+  }
+  const router = run.lab.router(s.node);
+  const destination = s.destination ?? `${router.fs.default.name}:`;
+  const file = s.file.replace(/^\/+/, '');
+  const url = `${proto}://${userinfo}${run.address(s.server)}/${file}`;
+  const e = await run.send(s.node, `copy ${url} ${destination}`, { timeoutMs: s.timeout ?? 180_000 });
+  const problems = checkExpect(e.response, { contains: ['[OK -'], matches: ['bytes copied in'] });
+  if (problems.length) fail(`copy failed: ${problems.join('; ')}\n${excerpt(e.response)}`);
+  if (s.verify === false) return;
+  const dest = /:$/.test(destination) ? `${destination}${posix.basename(file)}` : destination;
+  const want = await md5OfFile(run.serverPath(s.server, posix.join(home, file)));
+  const got = await routerMd5(run, s.node, dest);
+  run.notes.push(`verify /md5 ${dest} = ${got}; ${s.server}:${file} = ${want}`);
+  if (got !== want) fail(`MD5 of ${dest} is ${got}, but ${s.server}'s ${file} is ${want}`);
+}
+
+/** pyATS change_boot_variable: boot system, write memory, then show bootvar names exactly these. */
+async function runChangeBoot(run: ScenarioRun, raw: ChangeBootVariableStep): Promise<void> {
+  const s = await fillDeep(raw, run.resolveRef);
+  const cli = await run.cli(s.node);
+  if (!cli.inConfigMode) await run.send(s.node, 'configure terminal');
+  for (const line of ['no boot system', ...s.images.map((i) => `boot system ${i}`)]) {
+    const e = await run.send(s.node, line);
+    if (errorLines(e.response).length) fail(`"${line}" was refused:\n${excerpt(e.response)}`);
+  }
+  await run.send(s.node, 'end');
+  if (s.save !== false) {
+    const e = await run.send(s.node, 'write memory', { timeoutMs: 60_000 });
+    if (!e.response.includes('[OK]')) fail(`write memory did not end in [OK]:\n${excerpt(e.response)}`);
+  }
+  const entries = parseBootvar(await run.show(s.node, 'show bootvar'));
+  run.notes.push(`BOOT variable = ${(entries ?? []).join(';')}`);
+  if (JSON.stringify(entries) !== JSON.stringify(s.images)) fail(`BOOT variable is [${(entries ?? []).join(', ')}], expected [${s.images.join(', ')}]`);
+}
+
+/** pyATS reload: reload, the session drops, wait for the router, log in again. */
+async function runReload(run: ScenarioRun, s: ReloadStep): Promise<void> {
+  const cli = await run.cli(s.node);
+  if (cli.inConfigMode) await run.send(s.node, 'end');
+  const e = await run.send(s.node, 'reload', {
+    answers: [{ prompt: 'Save\\?', send: s.save ? 'yes' : 'no' }],
+    timeoutMs: 60_000,
+    allowClose: true,
+  });
+  if (!e.closed) fail(`the router did not reload:\n${excerpt(e.response)}`);
+  await run.waitReload(s.node, 'running', s.timeout ?? 120_000);
+  await run.cli(s.node);
+}
+
+async function runVerifyImage(run: ScenarioRun, raw: VerifyRunningImageStep): Promise<void> {
+  const s = await fillDeep(raw, run.resolveRef);
+  const image = parseRunningImage(await run.show(s.node, 'show version'));
+  run.notes.push(`System image file is "${image ?? '?'}"`);
+  const same = s.image.includes(':') ? image === s.image : image !== undefined && baseName(image) === s.image;
+  if (!same) fail(`${s.node} runs "${image ?? '(none)'}", expected "${s.image}"`);
+}
+
+async function runStep(run: ScenarioRun, step: Step): Promise<void> {
+  switch (step.kind) {
+    case 'cli':
+      return runCli(run, step.spec);
+    case 'check':
+      return 'server' in step.spec ? runServerCheck(run, step.spec) : runRouterCheck(run, step.spec);
+    case 'fault': {
+      const set = step.spec.clear ? {} : await fillDeep(step.spec.set ?? {}, run.resolveRef);
+      run.lab.setFaults(step.spec.node, set);
+      return;
+    }
+    case 'clock':
+      run.lab.clock.advance(step.spec.advance);
+      run.notes.push(`lab clock now ${run.lab.clock.now().toISOString()}`);
+      // Let what fired (a scheduled reload) reach the sockets before the next step looks.
+      await sleep(50);
+      return;
+    case 'wait':
+      return runWait(run, step.spec);
+    case 'copy_to_device':
+      return runCopyToDevice(run, step.spec);
+    case 'change_boot_variable':
+      return runChangeBoot(run, step.spec);
+    case 'reload':
+      return runReload(run, step.spec);
+    case 'verify_running_image':
+      return runVerifyImage(run, step.spec);
+  }
+}
+
+/** Runs one scenario on a lab of its own. Never throws: trouble ends up in the result. */
+export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<ScenarioResult> {
+  const emit = opts.onEvent ?? (() => {});
+  const startedAt = new Date();
+  const t0 = Date.now();
+  const result: ScenarioResult = {
+    name: scenario.name,
+    file: scenario.file,
+    covers: scenario.covers,
+    description: scenario.description,
+    status: 'passed',
+    steps: [],
+    ms: 0,
+    startedAt,
+  };
+  emit({ type: 'scenario-start', scenario });
+  const root = opts.stateRoot ?? tmpdir();
+  const stateDir = mkdtempSync(join(root, 'flashlab-scenario-'));
+  let lab: Lab | undefined;
+  let run: ScenarioRun | undefined;
+  try {
+    const topology = opts.subnet ? relocate(scenario.topology, opts.subnet) : scenario.topology;
+    try {
+      lab = await Lab.start(topology, { stateDir, reset: true, wellKnownPorts: opts.wellKnownPorts });
+    } catch (e) {
+      result.status = 'error';
+      result.error = `lab did not start: ${(e as Error).message}`;
+      for (const step of scenario.steps) result.steps.push({ index: step.index, label: stepLabel(step), kind: step.kind, line: step.line, status: 'skipped', ms: 0, exchanges: [], notes: [] });
+      return result;
+    }
+    emit({ type: 'lab-ready', scenario, ms: Date.now() - t0, stateDir });
+    run = new ScenarioRun(lab, scenario);
+    let failed = false;
+    for (const step of scenario.steps) {
+      const label = stepLabel(step);
+      const r: StepResult = { index: step.index, label, kind: step.kind, line: step.line, status: 'skipped', ms: 0, exchanges: [], notes: [] };
+      result.steps.push(r);
+      if (failed) {
+        emit({ type: 'step-end', scenario, result: r });
+        continue;
+      }
+      emit({ type: 'step-start', scenario, step, label });
+      run.exchanges = r.exchanges;
+      run.notes = r.notes;
+      const s0 = Date.now();
+      try {
+        await runStep(run, step);
+        r.status = 'passed';
+      } catch (e) {
+        r.status = 'failed';
+        r.message = e instanceof StepFailure ? e.message : `${(e as Error).message ?? String(e)}`;
+        failed = true;
+        result.status = 'failed';
+      }
+      r.ms = Date.now() - s0;
+      emit({ type: 'step-end', scenario, result: r });
+    }
+  } finally {
+    await run?.close();
+    try {
+      await lab?.stop();
+    } catch (e) {
+      if (result.status === 'passed') {
+        result.status = 'error';
+        result.error = `lab did not stop cleanly: ${(e as Error).message}`;
+      }
+    }
+    if (!opts.keepState) rmSync(stateDir, { recursive: true, force: true });
+    result.ms = Date.now() - t0;
+    emit({ type: 'scenario-end', result });
+  }
+  return result;
+}

@@ -1,0 +1,78 @@
+/**
+ * Host names in copy URLs, resolved as IOS does: an address as is, then `ip host`, then the
+ * `ip name-server`s (through the lab's DNS, never the machine's resolver), printing IOS's
+ * `Translating "name"...domain server (a.b.c.d) [OK]` line while it asks.
+ */
+import { isIPv4 } from 'node:net';
+import type { Router } from '../../Router.ts';
+import { RouterResolver } from '../../net/Resolver.ts';
+
+/** The name could not be turned into an address; the caller prints `(Unknown host)`. */
+export class UnknownHostError extends Error {
+  constructor(readonly host: string) {
+    super(`unknown host ${host}`);
+  }
+}
+
+export class ResolveAbortedError extends Error {}
+
+export async function resolveHost(
+  router: Router,
+  host: string,
+  out: (text: string) => void,
+  opts: { signal: AbortSignal; timeoutMs: number },
+): Promise<string> {
+  if (isIPv4(host)) return host;
+  const sys = router.system;
+  const fromTable = sys.hosts.get(host.toLowerCase());
+  if (fromTable) return fromTable;
+  // `no ip domain lookup`: IOS does not even try, and prints no Translating line.
+  if (!sys.domainLookup) throw new UnknownHostError(host);
+  const servers = [...sys.nameServers];
+  if (servers.length === 0) {
+    // IOS broadcasts the query when no server is configured; the lab never broadcasts, so
+    // the line is shown as IOS shows it and the lookup fails at once.
+    out(`Translating "${host}"...domain server (255.255.255.255)\n`);
+    throw new UnknownHostError(host);
+  }
+  out(`Translating "${host}"...domain server (${servers[0]})`);
+  const ns = servers.map((address) => ({ address, port: router.env.servicePort(address, 'dns') }));
+  const resolver = new RouterResolver({ nameServers: ns, hosts: {}, domain: sys.domainName, timeoutMs: opts.timeoutMs });
+  try {
+    const r = await abortable(resolver.resolve(host), opts.signal);
+    // IOS names each server it had to ask; the first one is already on the line.
+    const used = Math.max(0, ns.findIndex((s) => `${s.address}:${s.port}` === r.server));
+    for (let i = 1; i <= used; i++) out(` (${servers[i]})`);
+    out(' [OK]\n');
+    return r.address;
+  } catch (e) {
+    if (e instanceof ResolveAbortedError) {
+      out('\n');
+      throw e;
+    }
+    for (let i = 1; i < servers.length; i++) out(` (${servers[i]})`);
+    out('\n');
+    // NXDOMAIN, silent or failing servers (ResolveError's reasons), or anything else the
+    // lookup hit: IOS reports them all as an unknown host.
+    throw new UnknownHostError(host);
+  }
+}
+
+/** The resolver takes no signal: a Ctrl-C must not wait for a silent name server. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new ResolveAbortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ResolveAbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

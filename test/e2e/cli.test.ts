@@ -1,0 +1,153 @@
+/** The `flashlab` command run as a user would: `node bin/flashlab.mjs ...` in a child process. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, readSync, closeSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEADER_PROBE_BYTES, parseImage } from '../../router/image/format.ts';
+
+const BIN = resolve(import.meta.dirname, '../../bin/flashlab.mjs');
+let dir: string;
+
+function flashlab(args: string[], timeout = 60_000) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: dir,
+    env: { ...process.env, FLASHLAB_HOME: join(dir, 'home') },
+    encoding: 'utf8',
+    timeout,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'flashlab-cli-'));
+});
+
+afterAll(() => {
+  // Whatever happened above, no lab process outlives the test.
+  flashlab(['down']);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('flashlab image make', () => {
+  it('makes a valid 100 MiB image in well under a second', () => {
+    const file = join(dir, 'isr4300-universalk9.16.12.04.SPA.bin');
+    const r = flashlab(['image', 'make', file, '--platform', 'isr4321', '--version', '16.12.4', '--size', '100M']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const secs = Number(/\((\d+\.\d+) s\)/.exec(r.stdout)?.[1]);
+    expect(secs).toBeLessThan(1);
+    expect(statSync(file).size).toBe(100 * 1024 * 1024);
+    const fd = openSync(file, 'r');
+    const head = Buffer.alloc(HEADER_PROBE_BYTES);
+    readSync(fd, head, 0, head.length, 0);
+    closeSync(fd);
+    expect(parseImage(head)?.header).toMatchObject({ platform: 'isr4300', version: '16.12.4', featureSet: 'universalk9', kind: 'system' });
+  });
+
+  it('refuses a size it cannot read', () => {
+    const r = flashlab(['image', 'make', join(dir, 'x.bin'), '--platform', 'c3900', '--version', '15.5(3)M', '--size', 'huge']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not a size/);
+  });
+});
+
+describe('flashlab schema', () => {
+  it('prints the topology JSON Schema', () => {
+    const r = flashlab(['schema']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as { properties: Record<string, unknown> };
+    expect(s.properties).toHaveProperty('topology');
+  });
+
+  it('names the schemas it knows when asked for another', () => {
+    const r = flashlab(['schema', 'router']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/use topology or scenario/);
+  });
+});
+
+describe('flashlab up / inspect / exec / down', () => {
+  const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
+  const subnet = `127.${rand(100, 250)}.${rand(0, 255)}.0/24`;
+  let topo: string;
+
+  beforeAll(() => {
+    topo = join(dir, 'cli-lab.yml');
+    writeFileSync(
+      topo,
+      `name: cli-lab
+mgmt:
+  ipv4-subnet: ${subnet}
+topology:
+  nodes:
+    r1:
+      kind: router
+      platform: isr4321
+      images:
+        - { name: isr4300-universalk9.16.10.01.SPA.bin, version: 16.10.1, size: 1MB }
+    tftp:
+      kind: tftp
+    dns:
+      kind: dns
+`,
+    );
+  });
+
+  it('reports a bad topology with file:line:key, and starts nothing', () => {
+    const bad = join(dir, 'bad.yml');
+    writeFileSync(bad, `name: bad\ntopology:\n  nodes:\n    r1: { kind: router, platform: isr4321, flash: { bootflash: lots } }\n`);
+    const r = flashlab(['up', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('bad.yml:4: topology.nodes.r1.flash.bootflash: expected a size like 2MB');
+  });
+
+  it('up prints the nodes and ready, in the background', () => {
+    const r = flashlab(['up', topo]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\| r1 +\| router +\| isr4321 +\| running/);
+    expect(r.stdout).toMatch(/^ready: lab cli-lab/m);
+  });
+
+  it('refuses a second up of the same lab', () => {
+    const r = flashlab(['up', topo]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/already running/);
+  });
+
+  it('inspect --json gives name, kind, state, address and ports by service', () => {
+    const r = flashlab(['inspect', '--json']);
+    expect(r.code).toBe(0);
+    const nodes = JSON.parse(r.stdout) as { name: string; kind: string; state: string; address: string; ports: Record<string, number> }[];
+    expect(nodes.map((n) => [n.name, n.kind, n.state])).toEqual([
+      ['r1', 'router', 'running'],
+      ['tftp', 'tftp', 'running'],
+      ['dns', 'dns', 'running'],
+    ]);
+    const prefix = subnet.split('.').slice(0, 3).join('.') + '.';
+    for (const n of nodes) expect(n.address.startsWith(prefix)).toBe(true);
+    expect(nodes[0]!.ports.ssh).toBeGreaterThan(0);
+    expect(nodes[1]!.ports.tftp).toBeGreaterThan(0);
+    expect(nodes[2]!.ports.dns).toBeGreaterThan(0);
+  });
+
+  it("exec prints the router's output", () => {
+    const r = flashlab(['exec', 'r1', 'show version', 'show running-config']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Cisco IOS XE Software, Version 16\.10\.01/);
+    expect(r.stdout).toMatch(/^hostname r1$/m);
+    const bad = flashlab(['exec', 'nosuch', 'show version']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/no node "nosuch"/);
+  });
+
+  it('down stops the lab; inspect then finds nothing', () => {
+    const r = flashlab(['down']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/lab cli-lab stopped/);
+    const after = flashlab(['inspect']);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/no lab is running/);
+  });
+});
