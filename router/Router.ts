@@ -203,6 +203,17 @@ export class Router {
     return this.engine.runningConfig(this);
   }
 
+  /** The running configuration as saved to nvram:startup-config. */
+  configText(): string {
+    return this.runningConfig().join('\n') + '\n';
+  }
+
+  /**
+   * The configuration as of the last boot or save: IOS asks "Save?" at reload only when
+   * something was configured since then.
+   */
+  savedConfig = '';
+
   // ---- sessions -------------------------------------------------------------------------
 
   openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): CliSession<Router> {
@@ -325,6 +336,7 @@ export class Router {
     const startup = nvram?.stat('startup-config') ? await nvram.readText('startup-config') : undefined;
     const lines = startup !== undefined ? startup.split('\n') : this.initialConfig;
     if (lines.length) await this.exec(['configure terminal', ...lines.map((l) => l.replace(/\r$/, '')), 'end'], { user: 'startup' });
+    this.savedConfig = this.configText();
     // config-register typed before the reload (or saved) takes effect now.
     if (this.system.nextConfigRegister !== undefined) {
       this.system.configRegister = this.system.nextConfigRegister;

@@ -5,6 +5,7 @@
  */
 import type { CliEngine } from './CliEngine.ts';
 import { type Dialog, dialogAnswer, dialogDefault, dialogPrompt } from './dialogs.ts';
+import { parsePipe } from './pipe.ts';
 import type { CommandContext } from './types.ts';
 
 /** An error a command reports to the user: printed as is, never with a stack. */
@@ -251,6 +252,10 @@ export class CliSession<C> {
     if (trimmed === '' || trimmed.startsWith('!')) return;
     if (this.history[this.history.length - 1] !== line) this.history.push(line);
     if (this.history.length > 20) this.history.shift();
+    const pipe = parsePipe(line);
+    if (pipe.kind === 'invalid') return void this.opts.out(this.caret(pipe.column));
+    if (pipe.kind === 'incomplete') return this.print('% Incomplete command.\n');
+    if (pipe.kind === 'ok') line = pipe.command;
     let mode = this.mode;
     let result = this.host.engine.match(mode, line);
     // A line unknown in a configuration sub-mode is tried in the modes above it; on success
@@ -274,6 +279,7 @@ export class CliSession<C> {
     this.pagerShown = 0;
     const abort = new AbortController();
     this.abort = abort;
+    const captured: string[] | undefined = pipe.kind === 'ok' ? [] : undefined;
     const firstWord = line.trim().split(/\s+/)[0]!.toLowerCase();
     const ctx: CommandContext<C> = {
       line,
@@ -283,7 +289,8 @@ export class CliSession<C> {
       router: this.host.context,
       session: this,
       signal: abort.signal,
-      print: (text) => this.print(text),
+      // With a `| filter`, printed lines are held back and filtered when the command ends.
+      print: (text) => (captured ? captured.push(...text.split('\n')) : this.print(text)),
       write: (text) => this.opts.out(text),
       ask: (d) => this.ask(d, abort.signal),
       confirm: async (d) => (await this.ask(d, abort.signal)) === true,
@@ -296,6 +303,10 @@ export class CliSession<C> {
       else if (!(e instanceof AbortedError)) this.print(`%Error: ${(e as Error).message ?? String(e)}`);
     } finally {
       this.abort = undefined;
+    }
+    if (captured && pipe.kind === 'ok') {
+      const lines = pipe.filter(captured);
+      if (lines.length) this.print(lines.join('\n'));
     }
     await this.drainPager();
   }

@@ -157,6 +157,12 @@ describe('FtpServer logins', () => {
     expect(entries(path.join(l.root, 'pub'))).toEqual(['hello.txt']);
   });
 
+  it('leaves the process signal handlers alone (ftp-srv would exit on SIGINT)', async () => {
+    const before = ['SIGINT', 'SIGTERM', 'SIGQUIT'].map((s) => process.listenerCount(s));
+    await lab();
+    expect(['SIGINT', 'SIGTERM', 'SIGQUIT'].map((s) => process.listenerCount(s))).toEqual(before);
+  });
+
   it('refuses anonymous when it is disabled', async () => {
     const l = await lab({ anonymous: false });
     await expect(l.client('anonymous', 'a@b')).rejects.toMatchObject({ code: 530 });

@@ -106,7 +106,8 @@ function splitStrings(buf: Buffer, from: number): string[] | null {
 
 function parseOptions(parts: string[]): TftpOptions | null {
   // Some clients pad the request with extra NULs: an empty trailing name is harmless.
-  while (parts.length > 0 && parts.length % 2 === 1 && parts[parts.length - 1] === '') parts.pop();
+  // (an empty name with an empty value is padding too; an empty value alone is kept).
+  while (parts.length > 0 && parts[parts.length - 1] === '' && (parts.length % 2 === 1 || parts[parts.length - 2] === '')) parts.pop();
   if (parts.length % 2 !== 0) return null;
   const opts: TftpOptions = new Map();
   for (let i = 0; i < parts.length; i += 2) {

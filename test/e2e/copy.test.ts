@@ -252,8 +252,7 @@ describe('failures from real server faults: IOS text, flash as it was', () => {
     const s = t.router.openSession({ user: 'lab', lineName: 'vty0', privilege: 15, interactive: false, noPrompt: true, out: (x) => (out += x) });
     s.submit(`copy tftp://${ADDR}/images/${IMAGE} flash:`);
     s.submit('');
-    const deadline = Date.now() + 10_000;
-    while (!out.includes('!') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => out.includes('!'), 10_000);
     s.interrupt();
     await s.idle();
     s.close();

@@ -149,3 +149,26 @@ describe('help and completion', () => {
     expect(s.complete('co')).toBeUndefined();
   });
 });
+
+describe('output modifiers', () => {
+  it('filters printed lines with include, exclude, begin, section and count', async () => {
+    const f: Feature<null> = {
+      name: 'pipe',
+      commands: [
+        {
+          mode: 'exec',
+          syntax: 'show lines',
+          run: (ctx) => ctx.print('hostname R1\ninterface Gi0\n ip address 1.1.1.1\ninterface Gi1\n shutdown\nend'),
+        },
+      ],
+    };
+    const { run } = session(new CliEngine<null>([f]));
+    expect(await run('show lines | i host')).toBe('hostname R1\n');
+    expect(await run('show lines | exclude ^ ')).toBe('hostname R1\ninterface Gi0\ninterface Gi1\nend\n');
+    expect(await run('show lines | begin Gi1')).toBe('interface Gi1\n shutdown\nend\n');
+    expect(await run('show lines | section Gi0')).toBe('interface Gi0\n ip address 1.1.1.1\n');
+    expect(await run('show lines | count interface')).toBe('Number of lines which match regexp = 2\n');
+    const bad = await run('show lines | frobnicate x');
+    expect(bad.split('\n')[0]!.indexOf('^')).toBe('R1#show lines | '.length);
+  });
+});

@@ -3,10 +3,11 @@
  * error mapping, space checks, and that a failed copy leaves flash exactly as it was.
  * (Real sockets and servers: test/e2e/copy.test.ts.)
  */
+import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestRouter, type TestRouter } from '../../../test/helpers/router.ts';
-import type { Router } from '../../Router.ts';
+import type { Router, RouterEnv } from '../../Router.ts';
 import { TransferError, type Download, type TransferClient, type TransferEndpoint } from '../../transfer/types.ts';
 import { copyConfig, tuneCopy } from './index.ts';
 import { hhmmss, Progress } from './output.ts';
@@ -86,10 +87,11 @@ afterEach(() => {
   for (const t of routers.splice(0)) rmSync(t.dir, { recursive: true, force: true });
 });
 
-async function lab(opts: { platform?: string; fsSizes?: Record<string, number> } = {}) {
+async function lab(opts: { platform?: string; fsSizes?: Record<string, number>; servicePort?: RouterEnv['servicePort'] } = {}) {
   const tftp = new FakeClient('tftp');
   const ftp = new FakeClient('ftp');
-  const t = await makeTestRouter({ ...opts, env: { transfer: { tftp, ftp } } });
+  const { servicePort, ...rest } = opts;
+  const t = await makeTestRouter({ ...rest, env: { transfer: { tftp, ftp }, ...(servicePort ? { servicePort } : {}) } });
   routers.push(t);
   return { t, r: t.router, tftp, ftp, run: t.run };
 }
@@ -400,13 +402,22 @@ describe('name resolution', () => {
     expect(snapshot(r)).toEqual(before);
   });
 
-  it('the port of a name server comes from the lab (servicePort)', async () => {
-    // A name server nobody answers: the lookup fails within the tuned timeout.
-    const { r, run } = await lab();
-    tuneCopy(r, { dnsTimeoutMs: 200 });
-    await run('configure terminal', 'ip name-server 127.0.0.1 127.0.0.2', 'end');
-    const out = await run('copy tftp://far.example/f flash:', '');
-    expect(out).toContain('Translating "far.example"...domain server (127.0.0.1) (127.0.0.2)\n%Error opening tftp://far.example/f (Unknown host)');
+  it('silent name servers: each one is named, then (Unknown host)', async () => {
+    // A UDP socket that never answers stands in for both servers; servicePort leads there.
+    const silent = createSocket('udp4');
+    await new Promise<void>((ok) => silent.bind(0, '127.0.0.1', ok));
+    try {
+      const port = silent.address().port;
+      const { r, tftp, run } = await lab({ servicePort: (_a, s) => (s === 'dns' ? port : 1) });
+      tuneCopy(r, { dnsTimeoutMs: 200 });
+      // 127.0.0.2 has nothing bound at that port: refused at once, and named all the same.
+      await run('configure terminal', 'ip name-server 127.0.0.1 127.0.0.2', 'end');
+      const out = await run('copy tftp://far.example/f flash:', '');
+      expect(out).toContain('Translating "far.example"...domain server (127.0.0.1) (127.0.0.2)\n%Error opening tftp://far.example/f (Unknown host)\n');
+      expect(tftp.calls).toHaveLength(0);
+    } finally {
+      silent.close();
+    }
   });
 });
 

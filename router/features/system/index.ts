@@ -15,15 +15,12 @@ const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 
 
 /** The text saved to nvram:startup-config. */
 export function startupConfigText(r: Router): string {
-  return r.runningConfig().join('\n') + '\n';
+  return r.configText();
 }
 
-/** Has the configuration changed since it was last saved? (reload's Save? question) */
+/** Has the configuration changed since the last boot or save? (reload's Save? question) */
 export async function configModified(r: Router): Promise<boolean> {
-  const nvram = r.fs.get('nvram');
-  if (!nvram) return false;
-  const saved = nvram.stat('startup-config') ? await nvram.readText('startup-config') : '';
-  return saved !== startupConfigText(r);
+  return r.savedConfig !== r.configText();
 }
 
 /** write memory: `Building configuration...` / `[OK]`. */
@@ -31,7 +28,9 @@ export async function saveConfig(ctx: Ctx): Promise<void> {
   ctx.print('Building configuration...');
   const nvram = ctx.router.fs.get('nvram');
   if (!nvram) throw new CliError('%Error opening nvram:startup-config (No device available)');
-  await nvram.writeText('startup-config', startupConfigText(ctx.router));
+  const text = startupConfigText(ctx.router);
+  await nvram.writeText('startup-config', text);
+  ctx.router.savedConfig = text;
   ctx.print('[OK]');
 }
 
