@@ -162,7 +162,8 @@ describe('output modifiers', () => {
         },
       ],
     };
-    const { run } = session(new CliEngine<null>([f]));
+    const s = session(new CliEngine<null>([f]));
+    const run = async (l: string) => (await s.run(l)).replace(/R1#$/, '');
     expect(await run('show lines | i host')).toBe('hostname R1\n');
     expect(await run('show lines | exclude ^ ')).toBe('hostname R1\ninterface Gi0\ninterface Gi1\nend\n');
     expect(await run('show lines | begin Gi1')).toBe('interface Gi1\n shutdown\nend\n');
