@@ -165,7 +165,7 @@ describe('output modifiers', () => {
     const s = session(new CliEngine<null>([f]));
     const run = async (l: string) => (await s.run(l)).replace(/R1#$/, '');
     expect(await run('show lines | i host')).toBe('hostname R1\n');
-    expect(await run('show lines | exclude ^ ')).toBe('hostname R1\ninterface Gi0\ninterface Gi1\nend\n');
+    expect(await run('show lines | exclude ^\\s')).toBe('hostname R1\ninterface Gi0\ninterface Gi1\nend\n');
     expect(await run('show lines | begin Gi1')).toBe('interface Gi1\n shutdown\nend\n');
     expect(await run('show lines | section Gi0')).toBe('interface Gi0\n ip address 1.1.1.1\n');
     expect(await run('show lines | count interface')).toBe('Number of lines which match regexp = 2\n');
