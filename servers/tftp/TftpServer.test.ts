@@ -84,14 +84,13 @@ async function rejection(p: Promise<unknown>): Promise<TransferError> {
   throw new Error('expected a TransferError');
 }
 
-function lastLog(file: string): TftpLogEntry | undefined {
-  return [...server.log].reverse().find((e) => e.file === file);
-}
-
-/** Waits for the server to log `file` (the log entry lands just after the last packet). */
-async function logged(file: string, srv: TftpServer = server): Promise<TftpLogEntry> {
-  for (let i = 0; i < 100; i++) {
-    const e = [...srv.log].reverse().find((x) => x.file === file);
+/**
+ * Waits for the server to log `file` after index `since` of its log (the entry lands when
+ * the server sees the last packet, which can be after the client is already done).
+ */
+async function logged(file: string, since: number, srv: TftpServer = server): Promise<TftpLogEntry> {
+  for (let i = 0; i < 300; i++) {
+    const e = srv.log.slice(since).find((x) => x.file === file);
     if (e) return e;
     await new Promise((r) => setTimeout(r, 20));
   }
