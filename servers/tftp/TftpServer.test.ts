@@ -156,10 +156,11 @@ class Raw {
 
 describe('downloads', () => {
   it('plain lock-step at 512: exact bytes, size from tsize, logged', async () => {
+    const mark = server.log.length;
     const { data, size } = await fetch('one.bin');
     expect(md5(data)).toBe(md5(files['one.bin']!));
     expect(size).toBe(1_000_003);
-    const e = await logged('one.bin');
+    const e = await logged('one.bin', mark);
     expect(e).toMatchObject({ request: 'RRQ', direction: 'read', outcome: 'ok', bytes: 1_000_003, mode: 'octet' });
     expect(e.peer).toMatch(/^127\.0\.0\.1:\d+$/);
   });
@@ -178,9 +179,10 @@ describe('downloads', () => {
     } finally {
       raw.close();
     }
+    const mark = server.log.length;
     const { data } = await fetch('one.bin', { blksize: bs });
     expect(md5(data)).toBe(md5(files['one.bin']!));
-    expect((await logged('one.bin')).options.blksize).toBe(bs === 512 ? undefined : String(bs));
+    expect((await logged('one.bin', mark)).options.blksize).toBe(bs === 512 ? undefined : String(bs));
   });
 
   it('ends a file that is a multiple of blksize with an empty block, and serves empty files', async () => {
@@ -249,9 +251,10 @@ describe('downloads', () => {
     } finally {
       raw.close();
     }
+    const mark = server.log.length;
     const { data } = await fetch('one.bin', { windowsize: ws, blksize: 1468 });
     expect(md5(data)).toBe(md5(files['one.bin']!));
-    expect((await logged('one.bin')).options.windowsize).toBe(String(ws));
+    expect((await logged('one.bin', mark)).options.windowsize).toBe(String(ws));
   });
 
   it('netascii mode converts LF to CR LF', async () => {
@@ -274,9 +277,10 @@ describe('uploads', () => {
     [8192, 16, 4096],
   ])('blksize %i windowsize %i (body in %i-byte chunks): exact file, renamed into place', async (bs, ws, chunk) => {
     const name = `up/u-${bs}-${ws}.bin`;
+    const mark = server.log.length;
     await send(name, files['one.bin']!, { blksize: bs, windowsize: ws, chunk });
     expect(md5(fs.readFileSync(path.join(root, name)))).toBe(md5(files['one.bin']!));
-    const e = await logged(name);
+    const e = await logged(name, mark);
     expect(e).toMatchObject({ request: 'WRQ', direction: 'write', outcome: 'ok', bytes: 1_000_003 });
     expect(e.options.tsize).toBe('1000003'); // tsize announced by the client and echoed
     expect(partFiles(path.join(root, 'up'))).toEqual([]);
@@ -292,6 +296,7 @@ describe('uploads', () => {
   });
 
   it('a failed upload leaves nothing behind', async () => {
+    const mark = server.log.length;
     async function* failing(): AsyncGenerator<Buffer> {
       yield randomBytes(100_000);
       throw new Error('source broke');
@@ -300,8 +305,8 @@ describe('uploads', () => {
     // A body shorter than announced is refused too, rather than leaving a truncated file.
     const e = await rejection(client().upload({ host: HOST, port: server.port, path: 'up/short.bin' }, chunked(randomBytes(5000), 1000), 9000));
     expect(e.code).toBe('protocol');
-    await logged('up/short.bin');
-    await logged('up/broken.bin');
+    await logged('up/short.bin', mark);
+    await logged('up/broken.bin', mark);
     expect(fs.existsSync(path.join(root, 'up/broken.bin'))).toBe(false);
     expect(fs.existsSync(path.join(root, 'up/short.bin'))).toBe(false);
     expect(partFiles(path.join(root, 'up'))).toEqual([]);
@@ -341,8 +346,9 @@ describe('packet loss and delay (server-side faults)', () => {
   ])('upload survives %o (lost ACKs) at windowsize %i', async (faults, ws) => {
     server.setFaults(faults);
     const name = `up/lossy-${ws}.bin`;
+    const mark = server.log.length;
     await send(name, files['k200.bin']!, { blksize: 1468, windowsize: ws });
-    await logged(name);
+    await logged(name, mark);
     expect(md5(fs.readFileSync(path.join(root, name)))).toBe(md5(files['k200.bin']!));
   });
 
@@ -377,12 +383,13 @@ describe('failures map to TransferError codes', () => {
 
   it('a server that stops ACKing an upload gives timeout/write', async () => {
     server.setFaults({ stallAfterBytes: 50_000 });
+    const mark = server.log.length;
     const t0 = Date.now();
     const e = await rejection(send('up/stalled.bin', files['k200.bin']!, { blksize: 1468 }));
     expect([e.code, e.phase]).toEqual(['timeout', 'write']);
     expect(Date.now() - t0).toBeLessThan(2500);
     server.setFaults(undefined);
-    await logged('up/stalled.bin'); // the server gives up after its own retries
+    await logged('up/stalled.bin', mark); // the server gives up after its own retries
     expect(fs.existsSync(path.join(root, 'up/stalled.bin'))).toBe(false);
   });
 
@@ -397,9 +404,10 @@ describe('failures map to TransferError codes', () => {
   });
 
   it('missing file gives not-found (ERROR 1)', async () => {
+    const mark = server.log.length;
     const e = await rejection(fetch('nope.bin'));
     expect([e.code, e.phase]).toEqual(['not-found', 'open']);
-    expect((await logged('nope.bin')).outcome).toBe('not-found');
+    expect((await logged('nope.bin', mark)).outcome).toBe('not-found');
   });
 
   it('writes refused by policy give permission; creation refused gives not-found', async () => {
@@ -456,6 +464,7 @@ describe('failures map to TransferError codes', () => {
 
   it('an abort during download gives aborted, and the server hears about it', async () => {
     const ac = new AbortController();
+    const mark = server.log.length;
     const d = await client().download({ host: HOST, port: server.port, path: 'one.bin', signal: ac.signal, onProgress: (n) => n > 20_000 && ac.abort() });
     const e = await (async () => {
       try {
@@ -466,7 +475,7 @@ describe('failures map to TransferError codes', () => {
       throw new Error('expected abort');
     })();
     expect(e.code).toBe('aborted');
-    const entry = await logged('one.bin');
+    const entry = await logged('one.bin', mark);
     expect(entry.outcome).toBe('peer-error');
     // Aborting before the request is even sent.
     const ac2 = new AbortController();
@@ -525,6 +534,7 @@ describe('RFC 1350 error handling; the server keeps serving', () => {
   });
 
   it('a malformed packet from the peer ends that transfer with ERROR 4', async () => {
+    const mark = server.log.length;
     const raw = await Raw.open();
     try {
       raw.send(encodeRequest('RRQ', 'k200.bin'), server.port);
@@ -535,7 +545,7 @@ describe('RFC 1350 error handling; the server keeps serving', () => {
     } finally {
       raw.close();
     }
-    expect((await logged('k200.bin')).outcome).toBe('illegal-operation');
+    expect((await logged('k200.bin', mark)).outcome).toBe('illegal-operation');
   });
 
   it('survives a storm of random datagrams on both its ports', async () => {
