@@ -27,6 +27,11 @@ export function transcriptText(exchanges: Exchange[], opts: { setup?: boolean } 
   let promptShown = false;
   for (const e of exchanges) {
     if (e.setup && !opts.setup) continue;
+    if (e.before) {
+      out += e.before;
+      // A syslog line or banner at the prompt is followed by the prompt, drawn again.
+      if (/[>#] ?$/.test(e.before)) promptShown = true;
+    }
     const body = e.sent === '' || promptShown ? e.output : `${e.prompt}${e.output}`;
     promptShown = !e.error && !e.closed;
     out += body;

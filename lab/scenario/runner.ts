@@ -578,6 +578,16 @@ async function runVerifyImage(run: ScenarioRun, raw: VerifyRunningImageStep): Pr
   if (!same) fail(`${s.node} runs "${image ?? '(none)'}", expected "${s.image}"`);
 }
 
+/** Byte counts and rates may be written as sizes (`stall-after-bytes: 2MB`), as in topologies. */
+export function faultValues(set: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(set)) {
+    const sized = /bytes|rate-?limit/i.test(k) && typeof v === 'string';
+    out[k] = sized ? parseSize(v as string) : v;
+  }
+  return out;
+}
+
 async function runStep(run: ScenarioRun, step: Step): Promise<void> {
   switch (step.kind) {
     case 'cli':
@@ -585,7 +595,7 @@ async function runStep(run: ScenarioRun, step: Step): Promise<void> {
     case 'check':
       return 'server' in step.spec ? runServerCheck(run, step.spec) : runRouterCheck(run, step.spec);
     case 'fault': {
-      const set = step.spec.clear ? {} : await fillDeep(step.spec.set ?? {}, run.resolveRef);
+      const set = step.spec.clear ? {} : faultValues(await fillDeep(step.spec.set ?? {}, run.resolveRef));
       run.lab.setFaults(step.spec.node, set);
       return;
     }

@@ -18,6 +18,8 @@ export interface Exchange {
   node: string;
   /** What was typed (secrets masked). */
   sent: string;
+  /** What the router printed unasked since the last exchange (syslog lines, banners). */
+  before: string;
   /** What the router printed, echo included, cleaned of terminal control codes. */
   output: string;
   /** The output without the echoed line and the closing prompt: what expectations look at. */
@@ -95,6 +97,8 @@ export class SshCli {
   private client?: InstanceType<typeof Client>;
   private stream?: ssh2.ClientChannel;
   private raw = '';
+  /** How much of `raw` earlier exchanges took. */
+  private consumed = 0;
   private closed = true;
   private wake?: () => void;
   /** The last prompt seen. */
@@ -117,6 +121,7 @@ export class SshCli {
     const client = new Client();
     this.client = client;
     this.raw = '';
+    this.consumed = 0;
     await new Promise<void>((resolve, reject) => {
       const fail = (e: Error) => {
         client.end();
@@ -164,13 +169,15 @@ export class SshCli {
   /** Sends one line and reads until the router wants input again. */
   async send(line: string, o: { answers?: Answer[]; timeoutMs?: number; setup?: boolean; mask?: boolean } = {}): Promise<Exchange> {
     if (this.closed || !this.stream) {
-      const e: Exchange = { node: this.opts.node, sent: line, output: '', response: '', prompt: this.prompt, answered: [], closed: true, timedOut: false, error: 'not connected', ms: 0 };
+      const e: Exchange = { node: this.opts.node, sent: line, before: '', output: '', response: '', prompt: this.prompt, answered: [], closed: true, timedOut: false, error: 'not connected', ms: 0 };
       this.emit(e);
       return e;
     }
     const startAt = this.raw.length;
+    const before = cleanTerminal(this.raw.slice(this.consumed, startAt));
     this.stream.write(`${line}\r`);
     const e = await this.read({ answers: o.answers ?? [], timeoutMs: o.timeoutMs ?? 30_000, sent: line, startAt, mask: o.mask });
+    e.before = before;
     if (o.setup) e.setup = true;
     this.emit(e);
     // A session left waiting on a question, or still busy, is no use to the next step.
@@ -275,9 +282,11 @@ export class SshCli {
       this.wake = undefined;
     }
     const output = text();
+    this.consumed = this.raw.length;
     return {
       node: this.opts.node,
       sent: r.sent,
+      before: '',
       output,
       response: responseOf(output, r.sent !== ''),
       prompt: startPrompt,

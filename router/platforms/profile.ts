@@ -54,6 +54,8 @@ export const PlatformProfileSchema = z.object({
     /** Main memory in KiB available to load an image (AUM checks this). */
     mainMemoryK: z.number().int(),
   }),
+  /** The interface copies say they leave by (`Loading f from h (via GigabitEthernet0/0/0)`). */
+  managementInterface: z.string(),
   fileSystems: z.array(FileSystemProfileSchema).min(1),
   /** Simulated seconds from reload to the prompt coming back. */
   bootSeconds: z.number().nonnegative().default(5),

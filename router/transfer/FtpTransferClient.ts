@@ -152,6 +152,12 @@ export class FtpTransferClient implements TransferClient {
         // 500/502/504: the server has no SIZE; the transfer goes on with the size unknown.
         if (!(e instanceof FTPError) || ![500, 502, 504].includes(e.code)) throw e;
       }
+      if (size !== undefined) {
+        // The size is known: RETR waits for the first read, so a router that finds the file
+        // too big for its flash refuses it before a single data byte moves.
+        phase = 'read';
+        return { size, body: this.deferredBody(s, from, size) };
+      }
       const pass = new PassThrough({ highWaterMark: BODY_HIGH_WATER });
       // basic-ftp pipes the data socket into `pass` on the 150 reply: that is "accepted".
       const accepted = new Promise<void>((resolve) => pass.once('pipe', () => resolve()));
@@ -164,6 +170,32 @@ export class FtpTransferClient implements TransferClient {
       s.close();
       throw s.map(e, phase);
     }
+  }
+
+  /** A body whose RETR is sent on the first read; dropping it unread just closes the session. */
+  private deferredBody(s: Session, from: TransferEndpoint, size: number): AsyncIterable<Buffer> {
+    return {
+      [Symbol.asyncIterator]: () => {
+        let inner: AsyncGenerator<Buffer> | undefined;
+        const start = () => {
+          if (!inner) {
+            const pass = new PassThrough({ highWaterMark: BODY_HIGH_WATER });
+            const done = s.client.downloadTo(pass, from.path);
+            done.catch(() => {}); // observed by the body; never an unhandled rejection
+            inner = this.body(s, pass, done, size, from);
+          }
+          return inner;
+        };
+        return {
+          next: () => start().next(),
+          return: async (value?: unknown) => {
+            if (inner) return inner.return(value as undefined);
+            s.close();
+            return { done: true as const, value: undefined };
+          },
+        };
+      },
+    };
   }
 
   /** The file's bytes; ends only once the server confirmed the transfer (226). */

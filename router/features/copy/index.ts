@@ -69,15 +69,9 @@ function tuning(r: Router): CopyTuning {
   return { ...DEFAULT_TUNING, ...tunings.get(r) };
 }
 
-/**
- * The interface named in `Loading f from h (via X)`. Platforms are data: a profile may name
- * it (`managementInterface`, not in the schema yet); until then the family's usual first
- * port: Gi0/0/0 on an ISR4k (IOS_REFERENCE §4.1), Gi0/0 on an ISR G2 such as the C3945.
- */
-const VIA_BY_FAMILY = { iosxe: 'GigabitEthernet0/0/0', ios: 'GigabitEthernet0/0' } as const;
-
+/** The interface named in `Loading f from h (via X)`: platform data (IOS_REFERENCE §4.1). */
 function viaInterface(r: Router): string {
-  return (r.platform as { managementInterface?: string }).managementInterface ?? VIA_BY_FAMILY[r.platform.family];
+  return r.platform.managementInterface;
 }
 
 // ------------------------------------------------------------------ errors
