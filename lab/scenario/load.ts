@@ -80,7 +80,14 @@ function parseYaml(text: string, file: string): ParsedYaml {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
-    throw new ScenarioError(doc.errors.map((e) => ({ file, line: lc.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}` })));
+    throw new ScenarioError(
+      doc.errors.map((e) => {
+        let message = `YAML: ${e.message.split('\n')[0]}`;
+        // The usual cause in CLI lines: `copy x bootflash:` ends in a colon, which YAML reads as a key.
+        if (/Nested mappings|Implicit keys|mapping values/i.test(message)) message += ' (a value ending in ":" such as "copy x bootflash:" needs quotes)';
+        return { file, line: lc.linePos(e.pos[0]).line, path: '', message };
+      }),
+    );
   }
   return { value: doc.toJS(), loc: new Locator(doc, lc) };
 }

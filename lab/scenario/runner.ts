@@ -110,6 +110,12 @@ export function stepLabel(step: Step): string {
       return `clock: advance ${formatMs(step.spec.advance)}`;
     case 'wait':
       return `wait ${step.spec.node}: ${step.spec.for}${step.spec.pattern ? ` /${step.spec.pattern}/` : ''}`;
+    case 'copy_to_device':
+      return `copy_to_device ${step.spec.node}: ${step.spec.protocol ?? 'tftp'}://${step.spec.server}/${step.spec.file} -> ${step.spec.destination ?? 'default file system'}`;
+    case 'change_boot_variable':
+      return `change_boot_variable ${step.spec.node}: ${step.spec.images.join(', ')}`;
+    case 'verify_running_image':
+      return `verify_running_image ${step.spec.node}: ${step.spec.image}`;
     default:
       return `${step.kind} ${String(s.node ?? '')}`.trim();
   }
@@ -485,7 +491,10 @@ async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void>
       (e) => (want.user === undefined || e.user === want.user) && (want.password === undefined || e.password === want.password) && (want.outcome === undefined || e.outcome === want.outcome),
     );
     const seen = logins.map((e) => `${e.user}/${e.password} (${e.outcome})`).join(', ') || 'none';
-    if (!hit) fail(`${c.server} recorded no login${want.user ? ` as ${want.user}` : ''}${want.password !== undefined ? ` with password "${want.password}"` : ''}${want.outcome ? ` (${want.outcome})` : ''}; logins seen: ${seen}`);
+    const what = `login${want.user ? ` as ${want.user}` : ''}${want.password !== undefined ? ` with password "${want.password}"` : ''}${want.outcome ? ` (${want.outcome})` : ''}`;
+    if (want.seen === false) {
+      if (hit) fail(`${c.server} recorded a ${what}, expected none; logins seen: ${seen}`);
+    } else if (!hit) fail(`${c.server} recorded no ${what}; logins seen: ${seen}`);
     run.notes.push(`${c.server} logins: ${seen}`);
     return;
   }
@@ -493,7 +502,10 @@ async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void>
   const transfers = log.filter((e) => e.kind === t.kind);
   const hit = transfers.find((e) => (t.file === undefined || e.file === t.file || e.file?.endsWith(`/${t.file}`) || posix.basename(e.file ?? '') === t.file) && (t.outcome === undefined || e.outcome === t.outcome));
   const seen = transfers.map((e) => `${e.file} (${e.outcome})`).join(', ') || 'none';
-  if (!hit) fail(`${c.server} recorded no ${t.kind}${t.file ? ` of ${t.file}` : ''}${t.outcome ? ` (${t.outcome})` : ''}; ${t.kind}s seen: ${seen}`);
+  const what = `${t.kind}${t.file ? ` of ${t.file}` : ''}${t.outcome ? ` (${t.outcome})` : ''}`;
+  if (t.seen === false) {
+    if (hit) fail(`${c.server} recorded a ${what}, expected none; ${t.kind}s seen: ${seen}`);
+  } else if (!hit) fail(`${c.server} recorded no ${what}; ${t.kind}s seen: ${seen}`);
   run.notes.push(`${c.server} ${t.kind}s: ${seen}`);
 }
 
@@ -514,13 +526,11 @@ async function runCopyToDevice(run: ScenarioRun, raw: CopyToDeviceStep): Promise
   const serverSpec = run.lab.topology.nodes.find((n) => n.name === s.server)!;
   let userinfo = '';
   let home = '.';
-  if (proto === 'ftp') {
+  if (proto === 'ftp' && s.user !== undefined) {
+    // Without a user the URL carries no credentials: the router picks them (S3.1).
     const ftp = serverSpec as FtpSpec;
-    const account = s.user !== undefined ? ftp.accounts.find((a) => a.user === s.user) : ftp.accounts[0];
-    const user = s.user ?? account?.user;
-    const password = s.password ?? account?.password;
-    if (user !== undefined) userinfo = `${user}${password !== undefined ? `:${password}` : ''}@`;
-    home = account?.home ?? (ftp.anonymous ? ftp.anonymous.home : '.');
+    userinfo = `${s.user}${s.password !== undefined ? `:${s.password}` : ''}@`;
+    home = ftp.accounts.find((a) => a.user === s.user)?.home ?? (ftp.anonymous ? ftp.anonymous.home : '.');
   }
   const router = run.lab.router(s.node);
   const destination = s.destination ?? `${router.fs.default.name}:`;

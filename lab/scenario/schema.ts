@@ -187,6 +187,8 @@ export const ServerCheckSchema = z
         user: z.string().optional(),
         password: z.string().optional(),
         outcome: z.enum(['ok', 'refused']).optional(),
+        /** false: no such login may be in the log. */
+        seen: z.boolean().optional(),
       })
       .optional(),
     /** The server's log recorded this transfer. */
@@ -195,6 +197,8 @@ export const ServerCheckSchema = z
         kind: z.enum(['download', 'upload']),
         file: z.string().optional(),
         outcome: z.enum(['ok', 'refused', 'failed', 'dropped']).optional(),
+        /** false: no such transfer may be in the log. */
+        seen: z.boolean().optional(),
       })
       .optional(),
   })

@@ -247,7 +247,9 @@ export class TftpServer extends EventEmitter {
       sock.close();
       return;
     }
+    if (process.env.XCONN) { await new Promise<void>((r) => sock.connect(peer.port, peer.address, () => r())); }
     const s = new ServerSession(this, key, sock, peer, req);
+    if (process.env.XCONN) ((s as any).ch as any).connected = true;
     this.sessions.set(key, s);
     await s.run();
   }
