@@ -4,26 +4,16 @@
  */
 import { isIPv4 } from 'node:net';
 import { DnsServer, type DnsFaults } from '../../servers/dns/DnsServer.ts';
-import { BaseNode, type NodeInfo } from '../runtime/types.ts';
 import { camelKeys, type DnsSpec } from '../topology/schema.ts';
 import type { KindAdapter, KindContext } from './registry.ts';
-import { startOnPort, tcpAnswers } from './support.ts';
+import { ServerNode } from './ServerNode.ts';
+import { tcpAnswers } from './support.ts';
 
-export class DnsNode extends BaseNode {
+export class DnsNode extends ServerNode<DnsServer, DnsFaults, DnsSpec> {
   readonly kind = 'dns';
-  server?: DnsServer;
-  private faults: DnsFaults;
 
-  constructor(
-    readonly spec: DnsSpec,
-    private readonly ctx: KindContext,
-  ) {
-    super();
-    this.faults = spec.faults as DnsFaults;
-  }
-
-  get name(): string {
-    return this.spec.name;
+  constructor(spec: DnsSpec, ctx: KindContext) {
+    super(spec, ctx, 'dns', 53);
   }
 
   /** The name table, from the addresses nodes really bind. */
@@ -42,44 +32,17 @@ export class DnsNode extends BaseNode {
     return out;
   }
 
-  override async start(): Promise<void> {
-    this.server = await startOnPort(53, this.ctx.wellKnownPorts, (port) =>
-      new DnsServer({ address: this.ctx.address, port, records: this.records(), faults: this.faults }),
-    );
-    this.ctx.services.set(this.ctx.address, 'dns', this.server.port);
+  protected makeServer(port: number): DnsServer {
+    return new DnsServer({ address: this.ctx.address, port, records: this.records(), faults: this.faults });
+  }
+
+  protected faultsFrom(raw: Record<string, unknown>): DnsFaults {
+    return camelKeys(raw) as DnsFaults;
   }
 
   /** TCP answers on the same port as UDP: a probe that leaves no query in the server's log. */
   override async healthy(): Promise<boolean> {
     return !!this.server && (await tcpAnswers(this.ctx.address, this.server.port));
-  }
-
-  override async stop(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (s) {
-      this.ctx.services.delete(this.ctx.address, 'dns', s.port);
-      await s.stop();
-    }
-  }
-
-  setFaults(faults: Record<string, unknown>): void {
-    this.faults = camelKeys(faults) as DnsFaults;
-    this.server?.setFaults(this.faults);
-  }
-
-  logs(): unknown[] {
-    return this.server?.log ?? [];
-  }
-
-  info(): NodeInfo {
-    return {
-      name: this.name,
-      kind: this.kind,
-      state: this.server ? 'running' : 'stopped',
-      address: this.ctx.address,
-      ports: this.server ? { dns: this.server.port } : {},
-    };
   }
 }
 

@@ -1,46 +1,37 @@
 /** The `tftp` kind: the lab TFTP server on its own address, root in the node's state folder. */
 import { join } from 'node:path';
 import { TftpServer, type TftpFaults } from '../../servers/tftp/TftpServer.ts';
-import { BaseNode, type NodeInfo } from '../runtime/types.ts';
 import { camelKeys, type TftpSpec } from '../topology/schema.ts';
 import type { KindAdapter, KindContext } from './registry.ts';
-import { seedRootOnce, startOnPort } from './support.ts';
+import { ServerNode } from './ServerNode.ts';
+import { seedRootOnce } from './support.ts';
 
-export class TftpNode extends BaseNode {
+export class TftpNode extends ServerNode<TftpServer, TftpFaults, TftpSpec> {
   readonly kind = 'tftp';
-  server?: TftpServer;
-  private faults: TftpFaults;
   private readonly root: string;
 
-  constructor(
-    readonly spec: TftpSpec,
-    private readonly ctx: KindContext,
-  ) {
-    super();
-    this.faults = spec.faults as TftpFaults;
+  constructor(spec: TftpSpec, ctx: KindContext) {
+    super(spec, ctx, 'tftp', 69);
     this.root = join(ctx.stateDir, 'root');
-  }
-
-  get name(): string {
-    return this.spec.name;
   }
 
   override async create(): Promise<void> {
     await seedRootOnce(this.ctx.stateDir, this.root, this.spec.images, this.spec.files, this.ctx.images);
   }
 
-  override async start(): Promise<void> {
-    this.server = await startOnPort(69, this.ctx.wellKnownPorts, (port) =>
-      new TftpServer({
-        address: this.ctx.address,
-        port,
-        root: this.root,
-        allowWrite: this.spec.allowWrite,
-        allowCreate: this.spec.allowCreate,
-        faults: this.faults,
-      }),
-    );
-    this.ctx.services.set(this.ctx.address, 'tftp', this.server.port);
+  protected makeServer(port: number): TftpServer {
+    return new TftpServer({
+      address: this.ctx.address,
+      port,
+      root: this.root,
+      allowWrite: this.spec.allowWrite,
+      allowCreate: this.spec.allowCreate,
+      faults: this.faults,
+    });
+  }
+
+  protected faultsFrom(raw: Record<string, unknown>): TftpFaults {
+    return camelKeys(raw) as TftpFaults;
   }
 
   /**
@@ -49,34 +40,6 @@ export class TftpNode extends BaseNode {
    */
   override async healthy(): Promise<boolean> {
     return !!this.server && this.server.port > 0;
-  }
-
-  override async stop(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (s) {
-      this.ctx.services.delete(this.ctx.address, 'tftp', s.port);
-      await s.stop();
-    }
-  }
-
-  setFaults(faults: Record<string, unknown>): void {
-    this.faults = camelKeys(faults) as TftpFaults;
-    this.server?.setFaults(this.faults);
-  }
-
-  logs(): unknown[] {
-    return this.server?.log ?? [];
-  }
-
-  info(): NodeInfo {
-    return {
-      name: this.name,
-      kind: this.kind,
-      state: this.server ? 'running' : 'stopped',
-      address: this.ctx.address,
-      ports: this.server ? { tftp: this.server.port } : {},
-    };
   }
 }
 

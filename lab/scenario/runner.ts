@@ -355,7 +355,9 @@ async function runCli(run: ScenarioRun, spec: CliStep): Promise<void> {
   for (const [i, line] of s.send.entries()) {
     const last = i === s.send.length - 1;
     const e = await run.send(s.node, line, { answers: s.answers, timeoutMs, allowClose: last });
-    response += (response ? '\n' : '') + e.response;
+    // What the router printed unasked since the last exchange (banners, syslog) is part of
+    // what the user saw during this step.
+    response += (response ? '\n' : '') + (e.before ? `${e.before}\n` : '') + e.response;
   }
   if (s.expect) {
     const problems = checkExpect(response, s.expect);

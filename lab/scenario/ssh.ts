@@ -100,6 +100,8 @@ export class SshCli {
   /** How much of `raw` earlier exchanges took. */
   private consumed = 0;
   private closed = true;
+  /** An exchange is reading its reply (it reports a close itself). */
+  private reading = false;
   private wake?: () => void;
   /** The last prompt seen. */
   prompt = '';
@@ -211,6 +213,13 @@ export class SshCli {
     if (this.closed) return;
     this.closed = true;
     this.wake?.();
+    // The router hung up between exchanges (a scheduled reload): what it printed last
+    // belongs in the transcript of the step running now.
+    if (!this.reading && this.raw.length > this.consumed) {
+      const output = cleanTerminal(this.raw.slice(this.consumed));
+      this.consumed = this.raw.length;
+      this.emit({ node: this.opts.node, sent: '', before: '', output, response: output, prompt: this.prompt, answered: [], closed: true, timedOut: false, ms: 0 });
+    }
   }
 
   /**
@@ -219,6 +228,15 @@ export class SshCli {
    * so a question arriving in pieces is not answered half-read.
    */
   private async read(r: { answers: Answer[]; timeoutMs: number; sent: string; startAt: number; mask?: boolean }): Promise<Exchange> {
+    this.reading = true;
+    try {
+      return await this.readLoop(r);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private async readLoop(r: { answers: Answer[]; timeoutMs: number; sent: string; startAt: number; mask?: boolean }): Promise<Exchange> {
     const t0 = Date.now();
     const answers = r.answers.map((a) => ({ re: compilePattern(a.prompt), send: a.send }));
     const answered: Exchange['answered'] = [];

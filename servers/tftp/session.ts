@@ -507,14 +507,27 @@ export function ackPacket(block: number): Buffer {
   return b;
 }
 
+interface Chunk {
+  index: number;
+  buf: Buffer;
+  len: number;
+  ready: boolean;
+  promise: Promise<void>;
+}
+
 /**
  * Reads a file in large chunks ahead of the sender, so the per-block path is a subarray.
- * Chunks are freshly allocated (not pooled): a send still queued in the kernel path keeps
- * its chunk alive instead of seeing it overwritten.
+ * Chunk buffers are recycled once every block in them was acknowledged: a resend of such
+ * a block still queued in libuv would carry stale bytes, but the receiver already has that
+ * block and discards it, so recycling is safe and spares the allocator and the GC.
  */
 export class FileSource implements BlockSource {
-  private readonly chunks = new Map<number, { buf: Buffer; len: number; ready: boolean; promise: Promise<void> }>();
+  private readonly chunks = new Map<number, Chunk>();
   private readonly perChunk: number;
+  private readonly chunkBytes: number;
+  private readonly pool: Buffer[] = [];
+  private cur: Chunk | null = null; // last chunk served: most calls hit it
+  private lowest = 0; // lowest chunk index still held
   private eofChunk = Number.POSITIVE_INFINITY;
   private error: unknown = null;
 
@@ -525,18 +538,23 @@ export class FileSource implements BlockSource {
   ) {
     // ~1 MiB per read, and at least two windows so a rewind never needs an evicted chunk.
     this.perChunk = Math.max(16, 2 * windowsize, Math.ceil((1 << 20) / blksize));
+    this.chunkBytes = this.perChunk * blksize;
     this.load(0);
   }
 
   block(n: number): Buffer | null {
     const c = Math.floor((n - 1) / this.perChunk);
-    const ch = this.chunks.get(c);
-    if (ch === undefined || !ch.ready) {
-      if (ch === undefined) this.load(c);
-      return null;
+    let ch = this.cur;
+    if (ch === null || ch.index !== c) {
+      ch = this.chunks.get(c) ?? null;
+      if (ch === null || !ch.ready) {
+        if (ch === null) this.load(c);
+        return null;
+      }
+      this.cur = ch;
+      if (c < this.eofChunk && !this.chunks.has(c + 1)) this.load(c + 1); // read ahead
     }
-    if (c < this.eofChunk && !this.chunks.has(c + 1)) this.load(c + 1);
-    const off = ((n - 1) % this.perChunk) * this.blksize;
+    const off = (n - 1 - c * this.perChunk) * this.blksize;
     if (off >= ch.len) return ch.buf.subarray(0, 0);
     return ch.buf.subarray(off, Math.min(off + this.blksize, ch.len));
   }
@@ -549,14 +567,21 @@ export class FileSource implements BlockSource {
   }
 
   release(n: number): void {
-    for (const c of this.chunks.keys()) if ((c + 1) * this.perChunk < n) this.chunks.delete(c);
+    // Only when `n` passes the end of the oldest chunk: one comparison per ACK otherwise.
+    while ((this.lowest + 1) * this.perChunk < n) {
+      const old = this.chunks.get(this.lowest);
+      this.chunks.delete(this.lowest);
+      if (old?.ready && this.pool.length < 2) this.pool.push(old.buf);
+      if (this.cur === old) this.cur = null;
+      this.lowest++;
+    }
   }
 
   private load(c: number): void {
-    if (c > this.eofChunk) return;
-    const size = this.perChunk * this.blksize;
-    const buf = Buffer.allocUnsafeSlow(size);
-    const entry = { buf, len: 0, ready: false, promise: Promise.resolve() };
+    if (c > this.eofChunk || c < this.lowest) return;
+    const size = this.chunkBytes;
+    const buf = this.pool.pop() ?? Buffer.allocUnsafeSlow(size);
+    const entry: Chunk = { index: c, buf, len: 0, ready: false, promise: Promise.resolve() };
     entry.promise = new Promise<void>((resolve, reject) => {
       const readAt = (got: number): void => {
         fs.read(this.fd, buf, got, size - got, c * size + got, (err, n) => {
