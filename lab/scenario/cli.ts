@@ -30,7 +30,39 @@ export interface RunCommandOptions {
   color?: boolean;
 }
 
-export async function runCommand(paths: string[], options: RunCommandOptions = {}): Promise<number> {
+const USAGE = `usage: flashlab run [--reports <dir>] [--topology <file>] [--subnet <cidr>] [--state <dir>] [--keep-state] [--check] [files or folders...]`;
+
+/**
+ * `flashlab run` passes its arguments through unparsed (the command belongs to this module):
+ * flags are picked out of the paths here.
+ */
+export function parseRunArgs(args: string[], base: RunCommandOptions = {}): { paths: string[]; options: RunCommandOptions; error?: string } {
+  const options: RunCommandOptions = { ...base };
+  const paths: string[] = [];
+  const valued: Record<string, keyof RunCommandOptions> = { '--reports': 'reports', '--topology': 'topology', '--subnet': 'subnet', '--state': 'stateDir' };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    if (flag in valued) {
+      const v = inline ?? args[++i];
+      if (v === undefined) return { paths, options, error: `${flag} needs a value\n${USAGE}` };
+      (options as Record<string, unknown>)[valued[flag]!] = v;
+    } else if (flag === '--keep-state') options.keepState = true;
+    else if (flag === '--check') options.check = true;
+    else if (flag.startsWith('-') && flag !== '-') return { paths, options, error: `unknown option ${flag}\n${USAGE}` };
+    else paths.push(a);
+  }
+  return { paths, options };
+}
+
+export async function runCommand(rawPaths: string[], rawOptions: RunCommandOptions = {}): Promise<number> {
+  const parsed = parseRunArgs(rawPaths, rawOptions);
+  const paths = parsed.paths;
+  const options = parsed.options;
+  if (parsed.error) {
+    (options.err ?? ((t: string) => void process.stderr.write(t)))(`${parsed.error}\n`);
+    return 2;
+  }
   const out = options.out ?? ((t: string) => void process.stdout.write(t));
   const err = options.err ?? ((t: string) => void process.stderr.write(t));
   const color = options.color ?? (!options.out && process.stdout.isTTY === true && !process.env.NO_COLOR);
@@ -39,6 +71,7 @@ export async function runCommand(paths: string[], options: RunCommandOptions = {
   const red = (s: string) => c('31', s);
   const dim = (s: string) => c('2', s);
   const bold = (s: string) => c('1', s);
+  const live = color;
 
   const { files, missing } = findScenarioFiles(paths.length ? paths : [DEFAULT_SCENARIOS]);
   if (missing.length) {
@@ -84,7 +117,12 @@ export async function runCommand(paths: string[], options: RunCommandOptions = {
       case 'lab-ready':
         out(dim(`      lab up in ${formatMs(e.ms)}\n`));
         break;
+      case 'step-start':
+        // On a terminal the running step shows at once; its result line replaces it.
+        if (live) out(dim(`  ..   ${e.step.index + 1}. ${e.label}`));
+        break;
       case 'step-end': {
+        if (live && e.result.status !== 'skipped') out('\r\x1b[K');
         const r = e.result;
         if (r.status === 'skipped') {
           out(dim(`  -   ${r.index + 1}. ${r.label} (skipped)\n`));

@@ -57,7 +57,7 @@ export interface ScenarioResult {
   /** Lab start or teardown trouble (status 'error'). */
   error?: string;
   steps: StepResult[];
-  /** Exchanges outside any step (none today; kept for completeness of the transcript). */
+  /** Wall time, lab start and stop included. */
   ms: number;
   startedAt: Date;
 }

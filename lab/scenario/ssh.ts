@@ -160,10 +160,12 @@ export class SshCli {
     first.setup = true;
     this.emit(first);
     if (first.error || first.closed) throw new Error(`${this.opts.node}: no CLI prompt after login${first.error ? ` (${first.error})` : ''}`);
-    if (this.prompt.endsWith('>')) {
+    // User EXEC (`r1>`) needs enable; ROMmon (`rommon 1 >`) has no such thing.
+    if (/^[A-Za-z][\w.-]*>$/.test(this.prompt) && !this.prompt.startsWith('rommon')) {
       const en = await this.send('enable', { answers: [{ prompt: 'Password:', send: this.opts.enableSecret ?? '' }], timeoutMs: 10_000, setup: true, mask: true });
       if (en.error || !this.prompt.endsWith('#')) throw new Error(`${this.opts.node}: enable failed: ${en.error ?? en.output.trim()}`);
     }
+    if (this.prompt.startsWith('rommon')) return;
     const tl = await this.send('terminal length 0', { timeoutMs: 10_000, setup: true });
     if (tl.error) throw new Error(`${this.opts.node}: terminal length 0 failed: ${tl.error}`);
   }

@@ -108,7 +108,7 @@ export interface TftpServer {
   emit(event: 'transfer', entry: TftpLogEntry): boolean;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+// (The interface above merges into this class: typed 'transfer' listeners.)
 export class TftpServer extends EventEmitter {
   readonly log: TftpLogEntry[] = [];
   private sock: dgram.Socket | null = null;
@@ -247,9 +247,7 @@ export class TftpServer extends EventEmitter {
       sock.close();
       return;
     }
-    if (process.env.XCONN) { await new Promise<void>((r) => sock.connect(peer.port, peer.address, () => r())); }
     const s = new ServerSession(this, key, sock, peer, req);
-    if (process.env.XCONN) ((s as any).ch as any).connected = true;
     this.sessions.set(key, s);
     await s.run();
   }

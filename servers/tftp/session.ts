@@ -24,7 +24,6 @@ export interface TftpFaults {
   refuseAll?: boolean;
 }
 
-const XSINGLE = !!process.env.XSINGLE;
 export interface Peer {
   address: string;
   port: number;
@@ -103,7 +102,6 @@ export class Channel {
   sendTo(msg: Buffer | Buffer[], to: Peer): void {
     if (this.closed) return;
     try {
-      if (to === this.peer && (this as any).connected) this.socket.send(msg); else
       this.socket.send(msg, to.port, to.address);
     } catch {
       // The socket closed under us (stop() racing a timer): nothing left to tell anyone.
@@ -293,7 +291,6 @@ export class BlockSender {
       const hdr = Buffer.allocUnsafe(4);
       writeHeader(hdr, OP.DATA, n);
       // Scatter/gather: the payload is a view into the read buffer, never copied.
-      if (XSINGLE) { const b = Buffer.allocUnsafe(4 + payload.length); writeHeader(b, OP.DATA, n); payload.copy(b, 4); this.ch.send(b, (n - 1) * bs + payload.length); } else
       this.ch.send(payload.length > 0 ? [hdr, payload] : hdr, (n - 1) * bs + payload.length);
       if (payload.length < bs) {
         this.last = n;

@@ -136,10 +136,13 @@ export async function run(): Promise<void> {
   const mbps = (secs: number): number => size / secs / 1e6;
   const rows: Array<[string, string, number, string, number]> = [];
   try {
-    // Each pair is measured interleaved (a, b, a, b, ...) so drift hits both alike.
+    // Each pair is measured interleaved (a, b, a, b, ...) so drift hits both alike, after
+    // one untimed run each (JIT, allocator and page cache warm, as in a running lab).
     const pair = async (label: string, aName: string, a: () => Promise<void>, bName: string, b: () => Promise<void>) => {
       const ta: number[] = [];
       const tb: number[] = [];
+      await a();
+      await b();
       for (let i = 0; i < RUNS; i++) {
         ta.push(await timed(a));
         tb.push(await timed(b));
@@ -154,6 +157,7 @@ export async function run(): Promise<void> {
     }
     for (const bs of BLKSIZES) {
       const base: number[] = [];
+      await runClient(lab.port, file, bs, 1, size);
       for (let i = 0; i < RUNS; i++) base.push(await timed(() => runClient(lab.port, file, bs, 1, size)));
       for (const ws of WINDOWS.slice(1)) {
         const t: number[] = [];

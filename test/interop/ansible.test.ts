@@ -1,0 +1,207 @@
+/**
+ * Ansible (Debian's `ansible` package, which bundles cisco.ios) against a lab router over
+ * network_cli: facts, show commands, a config push with save_when, and idempotency — the
+ * playbook automation developers run against real IOS XE routers. Run with Debian's
+ * /usr/bin/python3 (a pyenv python lacks the packaged collections).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lab } from '../../lab/Lab.ts';
+
+const PLAYBOOK_BIN = '/usr/bin/ansible-playbook';
+const IMAGE = 'isr4300-universalk9.16.10.01.SPA.bin';
+const CONFIG_LINES = ['ip domain name ansible.lab', 'logging buffered 16384'];
+
+const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
+const subnet = `127.${rand(100, 250)}.${rand(0, 255)}.0/24`;
+let dir: string;
+let lab: Lab;
+
+/** What the json stdout callback prints: one entry per play, task results by host. */
+interface PlaybookJson {
+  plays: { tasks: { task: { name: string }; hosts: Record<string, TaskResult> }[] }[];
+  stats: Record<string, { changed: number; failures: number; ok: number; unreachable: number }>;
+}
+interface TaskResult {
+  changed?: boolean;
+  failed?: boolean;
+  msg?: string;
+  ansible_facts?: Record<string, unknown>;
+  stdout?: string[];
+  commands?: string[];
+  [k: string]: unknown;
+}
+
+function inventory(address: string, port: number): string {
+  // JSON is valid YAML; the yaml inventory plugin reads it from a .yml file.
+  return JSON.stringify({
+    all: {
+      hosts: {
+        r1: {
+          ansible_host: address,
+          ansible_port: port,
+          ansible_user: 'admin',
+          ansible_password: 'admin',
+          ansible_connection: 'ansible.netcommon.network_cli',
+          ansible_network_os: 'cisco.ios.ios',
+          ansible_network_cli_ssh_type: 'paramiko',
+          ansible_become: true,
+          ansible_become_method: 'enable',
+          ansible_become_password: 'cisco',
+        },
+      },
+    },
+  });
+}
+
+const PLAYBOOK = `
+- name: flashlab interop
+  hosts: r1
+  gather_facts: false
+  tasks:
+    - name: facts
+      cisco.ios.ios_facts:
+        gather_subset: [min, hardware]
+    - name: commands
+      cisco.ios.ios_command:
+        commands: [show version, dir, show privilege]
+    - name: config
+      cisco.ios.ios_config:
+        lines: ${JSON.stringify(CONFIG_LINES)}
+        save_when: modified
+`;
+
+/** Runs the playbook with a private HOME/temp/cwd so no user or repo ansible.cfg applies. */
+function runPlaybook(): Promise<PlaybookJson> {
+  const work = join(dir, 'ansible');
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ANSIBLE_')) env[k] = v;
+  Object.assign(env, {
+    PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}`,
+    HOME: join(work, 'home'),
+    ANSIBLE_LOCAL_TEMP: join(work, 'tmp'),
+    ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+    ANSIBLE_HOST_KEY_CHECKING: 'False',
+    ANSIBLE_STDOUT_CALLBACK: 'json',
+    ANSIBLE_RETRY_FILES_ENABLED: 'False',
+    ANSIBLE_NOCOLOR: '1',
+    ANSIBLE_PERSISTENT_COMMAND_TIMEOUT: '30',
+  });
+  return new Promise((resolve, reject) =>
+    execFile(
+      '/usr/bin/python3',
+      [PLAYBOOK_BIN, '-i', join(work, 'inventory.yml'), join(work, 'playbook.yml')],
+      { cwd: work, env, timeout: 50_000, maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        let parsed: PlaybookJson | undefined;
+        try {
+          parsed = JSON.parse(stdout) as PlaybookJson;
+        } catch {
+          /* not JSON: ansible failed before the callback ran */
+        }
+        if (parsed && (!err || (err as { code?: unknown }).code === 2)) return resolve(parsed);
+        reject(new Error(`ansible-playbook failed: ${err?.message}\n${stderr}\n${stdout.slice(0, 4000)}`));
+      },
+    ),
+  );
+}
+
+function results(run: PlaybookJson): Record<string, TaskResult> {
+  const out: Record<string, TaskResult> = {};
+  for (const t of run.plays[0]!.tasks) out[t.task.name] = t.hosts.r1!;
+  return out;
+}
+
+/** Fails with ansible's own message when a task failed, instead of a bare assertion diff. */
+function expectNoFailures(run: PlaybookJson): void {
+  const failed = Object.entries(results(run)).filter(([, r]) => r.failed);
+  expect(failed.map(([name, r]) => `${name}: ${r.msg}`)).toEqual([]);
+  expect(run.stats.r1).toMatchObject({ failures: 0, unreachable: 0 });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flashlab-ansible-'));
+  lab = await Lab.start(
+    {
+      name: 'ansible',
+      mgmt: { 'ipv4-subnet': subnet },
+      topology: {
+        nodes: {
+          r1: { kind: 'router', platform: 'isr4321', 'boot-seconds': 1, images: [{ name: IMAGE, version: '16.10.1', size: '1MB' }] },
+        },
+      },
+    },
+    { stateDir: join(dir, 'state') },
+  );
+  const work = join(dir, 'ansible');
+  mkdirSync(join(work, 'home'), { recursive: true });
+  mkdirSync(join(work, 'tmp'), { recursive: true });
+  const r1 = lab.inspect().find((n) => n.name === 'r1')!;
+  writeFileSync(join(work, 'inventory.yml'), inventory(r1.address, r1.ports.ssh!));
+  writeFileSync(join(work, 'playbook.yml'), PLAYBOOK);
+});
+
+afterAll(async () => {
+  await lab?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Ansible cisco.ios against a lab router', () => {
+  it('gathers facts, runs commands, pushes and saves config, then is idempotent', async () => {
+    if (!existsSync(PLAYBOOK_BIN)) throw new Error('ansible-playbook is missing: apt-get install ansible (see .ci/apt-packages.txt)');
+    const router = lab.router('r1');
+    const bootflash = router.fs.get('bootflash')!;
+    // Free space as `dir` will report it: the run below only writes nvram.
+    const total = bootflash.totalBytes;
+    const free = bootflash.freeBytes;
+
+    const first = await runPlaybook();
+    expectNoFailures(first);
+    const r = results(first);
+
+    // ios_facts parses `show version` (cliconf get_device_info) and `dir` (Hardware subset).
+    expect(r.facts!.changed).toBe(false);
+    expect(r.facts!.ansible_facts).toMatchObject({
+      ansible_net_system: 'ios',
+      ansible_net_api: 'cliconf',
+      ansible_net_version: '16.10.01',
+      ansible_net_hostname: 'r1',
+      ansible_net_image: `bootflash:${IMAGE}`,
+      ansible_net_model: 'ISR4321/K9',
+      ansible_net_serialnum: router.platform.hardware.processorBoardId,
+      ansible_net_iostype: 'IOS-XE',
+      ansible_net_filesystems: ['bootflash:'],
+      ansible_net_filesystems_info: { 'bootflash:': { spacetotal_kb: total / 1024, spacefree_kb: free / 1024 } },
+    });
+
+    // ios_command: become reached privilege 15; outputs arrive without echo or prompt.
+    const [version, dirOut, priv] = r.commands!.stdout!;
+    expect(version).toMatch(/^Cisco IOS XE Software, Version 16\.10\.01\n/);
+    expect(version).toContain('Cisco IOS Software [Gibraltar], ISR Software (X86_64_LINUX_IOSD-UNIVERSALK9-M), Version 16.10.1, RELEASE SOFTWARE (fc3)');
+    expect(version).toContain(`System image file is "bootflash:${IMAGE}"`);
+    expect(version).toMatch(/\nConfiguration register is 0x2102$/);
+    expect(dirOut).toMatch(/^Directory of bootflash:\/\n/);
+    expect(dirOut).toContain(`  ${IMAGE}`);
+    expect(dirOut).toMatch(new RegExp(`\\n${total} bytes total \\(${free} bytes free\\)$`));
+    expect(priv).toBe('Current privilege level is 15');
+
+    // ios_config: both lines are new, pushed, and copied to startup (save_when: modified).
+    expect(r.config!.changed).toBe(true);
+    expect(r.config!.commands).toEqual(CONFIG_LINES);
+    expect(first.stats.r1!.changed).toBe(1);
+    const startup = await router.fs.get('nvram')!.readText('startup-config');
+    for (const line of CONFIG_LINES) expect(startup.split('\n')).toContain(line);
+    expect(router.configText().split('\n')).toEqual(expect.arrayContaining(CONFIG_LINES));
+
+    // Second run: running already has the lines and equals startup, so nothing changes.
+    const second = await runPlaybook();
+    expectNoFailures(second);
+    const r2 = results(second);
+    expect(r2.config!.changed).toBe(false);
+    expect(r2.config!.commands).toBeUndefined();
+    expect(second.stats.r1!.changed).toBe(0);
+  }, 110_000);
+});
