@@ -50,7 +50,8 @@ export class CliSession<C> {
   readonly peer?: string;
   privilege: number;
   readonly interactive: boolean;
-  terminal = { length: 24, width: 80 };
+  /** `monitor`: syslog lines reach this vty (`terminal monitor`); the console always gets them. */
+  terminal = { length: 24, width: 80, monitor: false };
   readonly history: string[] = [];
   private stack: ModeFrame[];
   private readonly queue: string[] = [];

@@ -54,6 +54,10 @@ export const PlatformProfileSchema = z.object({
     /** Main memory in KiB available to load an image (AUM checks this). */
     mainMemoryK: z.number().int(),
   }),
+  /** `show inventory` entries. */
+  inventory: z
+    .array(z.object({ name: z.string(), descr: z.string(), pid: z.string(), vid: z.string(), sn: z.string() }))
+    .default([]),
   /** The interface copies say they leave by (`Loading f from h (via GigabitEthernet0/0/0)`). */
   managementInterface: z.string(),
   fileSystems: z.array(FileSystemProfileSchema).min(1),

@@ -48,7 +48,10 @@ export class Syslog {
     const m: LogMessage = { time, facility, severity, mnemonic, text, line };
     this.buffer.push(m);
     if (this.buffer.length > this.max) this.buffer.shift();
-    for (const s of this.router.sessions) if (s.interactive && !s.isClosed) s.notify(line);
+    // A vty sees log lines only after `terminal monitor`, as on IOS; the console always does.
+    for (const s of this.router.sessions) {
+      if (s.interactive && !s.isClosed && (s.terminal.monitor || s.lineName === 'console')) s.notify(line);
+    }
     for (const l of this.listeners) l(m);
     return m;
   }

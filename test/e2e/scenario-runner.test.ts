@@ -3,12 +3,23 @@
  * exit codes and both reports. Each test uses its own subnet, state and report folders, so
  * the file runs beside other e2e files.
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync as mkdtemp, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../lab/scenario/cli.ts';
 import { DEFAULT_SCENARIOS } from '../../lab/scenario/load.ts';
+
+const made: string[] = [];
+/** A temporary folder, removed after the file's tests. */
+function mkdtempSync(prefix: string): string {
+  const d = mkdtemp(prefix);
+  made.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 /** A /24 inside 127/8 nobody else is likely to use at the same time. */
 function randomSubnet(): string {

@@ -236,10 +236,15 @@ describe('SSH shell', () => {
     c.end();
   });
 
-  it('prints syslog messages and redraws the typed line', async () => {
+  it('prints syslog messages after terminal monitor and redraws the typed line', async () => {
     const c = await connect({ password: 'admin' });
     const sh = await shell(c);
     await sh.waitFor(/R1>$/);
+    // Without terminal monitor a vty sees no log lines, as on IOS.
+    const before = sh.mark();
+    t.router.log.emit('SYS', 5, 'QUIET', 'not for this vty');
+    sh.send('terminal monitor\r');
+    expect(await sh.waitFor(/monitor\r\nR1>$/, before)).not.toContain('QUIET');
     sh.send('show priv');
     await sh.waitFor(/show priv$/);
     const m = sh.mark();

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -111,6 +111,7 @@ describe('scenario files', () => {
     const r = findScenarioFiles([dir, join(dir, 'nope.yml')]);
     expect(r.files.map((f) => f.slice(dir.length + 1))).toEqual(['a.yaml', 'b.yml']);
     expect(r.missing).toEqual([join(dir, 'nope.yml')]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('exports a JSON Schema with every step kind', () => {

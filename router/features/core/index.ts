@@ -106,9 +106,18 @@ export const coreFeature: Feature<Router> = {
     },
     {
       mode: 'user',
+      syntax: 'terminal no monitor',
+      run(ctx) {
+        ctx.session.terminal.monitor = false;
+      },
+    },
+    {
+      mode: 'user',
       syntax: 'terminal monitor',
       help: { monitor: 'Copy debug output to the current terminal line' },
-      run() {},
+      run(ctx) {
+        ctx.session.terminal.monitor = true;
+      },
     },
     {
       mode: 'user',

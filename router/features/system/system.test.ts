@@ -69,3 +69,18 @@ describe('configuration (system feature)', () => {
     expect(t.router.system.nameServers).toEqual([]);
   });
 });
+
+describe('hardware facts (version feature)', () => {
+  it('show memory statistics gives the Processor pool as Ansible reads it', async () => {
+    const t = await makeTestRouter();
+    const line = (await t.run('show memory statistics')).split('\n').find((l) => l.includes('Processor'))!;
+    const nums = line.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
+    expect(nums[0]).toBe(t.router.platform.hardware.mainMemoryK * 1024);
+    expect(nums[0]! - nums[1]!).toBe(nums[2]);
+  });
+  it('show inventory lists the platform data in NAME/PID blocks', async () => {
+    const t = await makeTestRouter({ platform: 'c3900' });
+    const out = await t.run('show inventory');
+    expect(out).toMatch(/^NAME: "CISCO3945-CHASSIS", DESCR: "CISCO3945-CHASSIS"\nPID: CISCO3945-CHASSIS\s*, VID: V05\s*, SN: FGL161010K8\n/);
+  });
+});

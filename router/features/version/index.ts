@@ -96,9 +96,51 @@ export function showVersion(r: Router): string[] {
   return out;
 }
 
+/** `show memory statistics`: the processor pool from the platform's main memory (figures inferred). */
+export function showMemoryStatistics(r: Router): string[] {
+  const row = (name: string, head: string, total: number, used: number, lowest: number, largest: number) =>
+    [name.padStart(9), head, ...[total, used, total - used, lowest, largest].map((n) => String(n).padStart(10))].join('  ');
+  const total = r.platform.hardware.mainMemoryK * 1024;
+  // A freshly booted router uses a steady share of its heap; the rest is free.
+  const used = Math.round(total * 0.142);
+  const free = total - used;
+  return [
+    '                Head    Total(b)     Used(b)     Free(b)   Lowest(b)  Largest(b)',
+    row('Processor', '7F2D6E3010', total, used, free - 832_648, free - 937_052),
+    row('lsmpi_io', '7F2CF11430', 6_295_128, 6_294_304, 824, 412),
+  ];
+}
+
+/** `show inventory`: the platform's NAME/DESCR and PID/VID/SN blocks. */
+export function showInventory(r: Router): string[] {
+  const out: string[] = [];
+  for (const i of r.platform.inventory) {
+    out.push(`NAME: "${i.name}", DESCR: "${i.descr}"`);
+    out.push(`PID: ${i.pid.padEnd(17)}, VID: ${i.vid.padEnd(5)}, SN: ${i.sn}`);
+    out.push('');
+  }
+  return out;
+}
+
 export const versionFeature: Feature<Router> = {
   name: 'version',
   commands: [
+    {
+      mode: 'user',
+      syntax: 'show memory statistics',
+      help: { memory: 'Memory statistics', statistics: 'Memory statistics' },
+      run(ctx) {
+        ctx.print(showMemoryStatistics(ctx.router).join('\n'));
+      },
+    },
+    {
+      mode: 'user',
+      syntax: 'show inventory',
+      help: { inventory: 'Show the physical inventory' },
+      run(ctx) {
+        ctx.print(showInventory(ctx.router).join('\n'));
+      },
+    },
     {
       mode: 'user',
       syntax: 'show version',
