@@ -238,7 +238,6 @@ export function encode(p: TftpPacket): Buffer {
 
 /** Writes a 4-byte DATA/ACK header; `block` is taken modulo 2^16 (rollover to 0). */
 export function writeHeader(buf: Buffer, op: number, block: number): void {
-  if (block > 65535) block = block - 65535; // MUTATION: wrap to 1
   buf[0] = 0;
   buf[1] = op;
   buf[2] = (block >>> 8) & 0xff;

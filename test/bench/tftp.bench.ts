@@ -3,7 +3,8 @@
  *  - lab TftpServer -> curl   vs  tftpd-hpa -> curl          (server quality)
  *  - TftpTransferClient <- tftpd-hpa  vs  curl <- tftpd-hpa  (client quality)
  *  - TftpServer -> TftpTransferClient at windowsize 1, 8, 16 (RFC 7440 gain)
- * Loopback only. 32 MiB by default (FLASHLAB_BENCH_MB), median of 3, MB = 10^6 bytes.
+ * Loopback only. 32 MiB by default (FLASHLAB_BENCH_MB), median of 3 (FLASHLAB_BENCH_RUNS),
+ * after one untimed warm-up run per case; MB = 10^6 bytes.
  * Standalone: npx tsx -e "import('./test/bench/tftp.bench.ts').then(m=>m.run())"
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,7 +18,7 @@ import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import { encodeRequest } from '../../servers/tftp/packets.ts';
 
 const HOST = '127.0.0.1';
-const RUNS = 3;
+const RUNS = Math.max(1, Math.min(25, Number(process.env.FLASHLAB_BENCH_RUNS ?? 3) || 3));
 const BLKSIZES = [512, 1468, 8192];
 const WINDOWS = [1, 8, 16];
 

@@ -74,7 +74,7 @@ describe('curl against the lab TftpServer', () => {
   it.each([512, 1468, 8192])('downloads with --tftp-blksize %i', async (bs) => {
     const curl = requireBin('curl', 'curl');
     const out = path.join(base, `curl-${bs}.bin`);
-    const r = await run(curl, ['-s', '-S', '--tftp-blksize', String(bs), `tftp://${HOST}:${lab.port}/mid.bin`, '-o', out]);
+    const r = await run(curl, ['-s', '-S', '--max-time', '30', '--tftp-blksize', String(bs), `tftp://${HOST}:${lab.port}/mid.bin`, '-o', out]);
     expect(r.code, r.out).toBe(0);
     expect(md5File(out)).toBe(md5(mid));
   });
@@ -82,7 +82,7 @@ describe('curl against the lab TftpServer', () => {
   it('downloads a file over 65535 blocks at 512 (rollover against an independent client)', async () => {
     const curl = requireBin('curl', 'curl');
     const out = path.join(base, 'curl-big.bin');
-    const r = await run(curl, ['-s', '-S', `tftp://${HOST}:${lab.port}/big.bin`, '-o', out]);
+    const r = await run(curl, ['-s', '-S', '--max-time', '30', `tftp://${HOST}:${lab.port}/big.bin`, '-o', out]);
     expect(r.code, r.out).toBe(0);
     expect(md5File(out)).toBe(md5(big));
     fs.rmSync(out);
@@ -93,7 +93,7 @@ describe('curl against the lab TftpServer', () => {
     const src = path.join(base, 'curl-up-src.bin');
     fs.writeFileSync(src, mid);
     for (const bs of [512, 8192]) {
-      const r = await run(curl, ['-s', '-S', '--tftp-blksize', String(bs), '-T', src, `tftp://${HOST}:${lab.port}/up/curl-${bs}.bin`]);
+      const r = await run(curl, ['-s', '-S', '--max-time', '30', '--tftp-blksize', String(bs), '-T', src, `tftp://${HOST}:${lab.port}/up/curl-${bs}.bin`]);
       expect(r.code, r.out).toBe(0);
       // The server renames the upload into place before its final ACK.
       expect(md5File(path.join(labRoot, 'up', `curl-${bs}.bin`))).toBe(md5(mid));
@@ -102,7 +102,7 @@ describe('curl against the lab TftpServer', () => {
 
   it('gets a clean error for a missing file', async () => {
     const curl = requireBin('curl', 'curl');
-    const r = await run(curl, ['-s', '-S', `tftp://${HOST}:${lab.port}/missing.bin`, '-o', path.join(base, 'x')]);
+    const r = await run(curl, ['-s', '-S', '--max-time', '30', `tftp://${HOST}:${lab.port}/missing.bin`, '-o', path.join(base, 'x')]);
     expect(r.code, r.out).toBe(68); // CURLE_TFTP_NOTFOUND: curl read our ERROR 1
   });
 });
