@@ -4,7 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { DnsServer, type DnsFaults } from '../../servers/dns/DnsServer.ts';
-import { camelKeys, type DnsSpec } from '../topology/schema.ts';
+import { camelKeys, DnsFaultsSchema, parseFaults, type DnsSpec } from '../topology/schema.ts';
 import type { KindAdapter, KindContext } from './registry.ts';
 import { ServerNode } from './ServerNode.ts';
 import { tcpAnswers } from './support.ts';
@@ -37,7 +37,7 @@ export class DnsNode extends ServerNode<DnsServer, DnsFaults, DnsSpec> {
   }
 
   protected faultsFrom(raw: Record<string, unknown>): DnsFaults {
-    return camelKeys(raw) as DnsFaults;
+    return camelKeys(parseFaults(DnsFaultsSchema, raw)) as DnsFaults;
   }
 
   /** TCP answers on the same port as UDP: a probe that leaves no query in the server's log. */

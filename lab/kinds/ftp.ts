@@ -1,7 +1,7 @@
 /** The `ftp` kind: the lab FTP server on its own address, root in the node's state folder. */
 import { join } from 'node:path';
 import { FtpServer, type FtpFaults } from '../../servers/ftp/FtpServer.ts';
-import { camelKeys, ftpFaults, type FtpSpec } from '../topology/schema.ts';
+import { camelKeys, ftpFaults, FtpFaultsSchema, parseFaults, type FtpSpec } from '../topology/schema.ts';
 import type { KindAdapter, KindContext } from './registry.ts';
 import { ServerNode } from './ServerNode.ts';
 import { seedRootOnce, tcpAnswers } from './support.ts';
@@ -36,7 +36,7 @@ export class FtpNode extends ServerNode<FtpServer, FtpFaults, FtpSpec> {
 
   /** Accepts the server's names (readOnly) and the topology's (read-only, rate-limit). */
   protected faultsFrom(raw: Record<string, unknown>): FtpFaults {
-    return camelKeys(ftpFaults(raw)) as FtpFaults;
+    return camelKeys(ftpFaults(parseFaults(FtpFaultsSchema, raw))) as FtpFaults;
   }
 
   override async healthy(): Promise<boolean> {

@@ -1,7 +1,7 @@
 /** The `tftp` kind: the lab TFTP server on its own address, root in the node's state folder. */
 import { join } from 'node:path';
 import { TftpServer, type TftpFaults } from '../../servers/tftp/TftpServer.ts';
-import { camelKeys, type TftpSpec } from '../topology/schema.ts';
+import { camelKeys, parseFaults, TftpFaultsSchema, type TftpSpec } from '../topology/schema.ts';
 import type { KindAdapter, KindContext } from './registry.ts';
 import { ServerNode } from './ServerNode.ts';
 import { seedRootOnce } from './support.ts';
@@ -31,7 +31,7 @@ export class TftpNode extends ServerNode<TftpServer, TftpFaults, TftpSpec> {
   }
 
   protected faultsFrom(raw: Record<string, unknown>): TftpFaults {
-    return camelKeys(raw) as TftpFaults;
+    return camelKeys(parseFaults(TftpFaultsSchema, raw)) as TftpFaults;
   }
 
   /**

@@ -109,7 +109,7 @@ const RouterFields = {
   images: z.array(RouterImageSeed).optional(),
 };
 
-const FtpFaultsSchema = z.strictObject({
+export const FtpFaultsSchema = z.strictObject({
   'wrong-password': z.boolean().optional(),
   'read-only': z.boolean().optional(),
   'quota-full': z.boolean().optional(),
@@ -138,7 +138,7 @@ const FtpFields = {
 };
 
 /** The TFTP server's fault knobs (kebab-case here, camelCase on the server). */
-const TftpFaultsSchema = z.strictObject({
+export const TftpFaultsSchema = z.strictObject({
   'drop-every-n': z.number().int().positive().optional(),
   'drop-probability': z.number().min(0).max(1).optional(),
   'delay-ms': z.number().nonnegative().optional(),
@@ -155,7 +155,7 @@ const TftpFields = {
   faults: TftpFaultsSchema.optional(),
 };
 
-const DnsFaultsSchema = z.strictObject({
+export const DnsFaultsSchema = z.strictObject({
   down: z.boolean().optional(),
   nxdomain: z.array(z.string()).optional(),
 });
@@ -298,6 +298,23 @@ export interface DnsSpec extends BaseSpec {
 export type NodeSpec = RouterSpec | FtpSpec | TftpSpec | DnsSpec;
 
 /** kebab-case keys to camelCase (server fault objects use camelCase). */
+/**
+ * Runtime faults (control API, scenario steps) in the topology's own words: checked by the
+ * same schema, sizes parsed (`stall-after-bytes: 2MB`), then named as the server names them.
+ * camelCase names the servers use are accepted too.
+ */
+export function parseFaults(schema: z.ZodType<Record<string, unknown>>, raw: Record<string, unknown>): Record<string, unknown> {
+  const kebab: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) kebab[k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = v;
+  if (kebab['rate-limit-bytes-per-sec'] !== undefined) {
+    kebab['rate-limit'] = kebab['rate-limit-bytes-per-sec'];
+    delete kebab['rate-limit-bytes-per-sec'];
+  }
+  const r = schema.safeParse(kebab);
+  if (!r.success) throw new Error(`bad faults: ${r.error.issues.map((i) => `${i.path.join('.') || '(faults)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
 export function camelKeys(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) out[k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = v;

@@ -122,6 +122,13 @@ describe('embedded lab', () => {
   it('server faults and logs are reachable through the lab', () => {
     lab.setFaults('ftp', { 'read-only': true });
     lab.setFaults('ftp', {});
+    // Runtime faults speak the topology's words: sizes are parsed, unknown knobs refused.
+    const tftp = lab.server('tftp') as unknown as { faults: Record<string, unknown> };
+    lab.setFaults('tftp', { 'stall-after-bytes': '2MB', 'drop-every-n': 3 });
+    expect(tftp.faults).toMatchObject({ stallAfterBytes: 2 * 1024 * 1024, dropEveryN: 3 });
+    lab.setFaults('tftp', {});
+    expect(() => lab.setFaults('tftp', { 'drop-everything': true })).toThrow(/bad faults/);
+    expect(() => lab.setFaults('ftp', { 'rate-limit': 'fast' })).toThrow(/expected a size/);
     expect(Array.isArray(lab.logs('tftp'))).toBe(true);
     expect(() => lab.router('ftp')).toThrow(/not a router/);
     expect(() => lab.setFaults('r1', {})).toThrow(/no faults/);
