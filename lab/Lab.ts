@@ -30,6 +30,7 @@ import type { TftpServer } from '../servers/tftp/TftpServer.ts';
 import { LabClock } from './clock/LabClock.ts';
 import { pidAlive } from './control/client.ts';
 import { DnsNode } from './kinds/dns.ts';
+import { ServerNode } from './kinds/ServerNode.ts';
 import { FtpNode } from './kinds/ftp.ts';
 import { RouterNode } from './kinds/router.ts';
 import { TftpNode } from './kinds/tftp.ts';
@@ -129,6 +130,13 @@ export class Lab {
     }
     if (!n.server) throw new Error(`server "${name}" is not running`);
     return n.server;
+  }
+
+  /** The folder a file server (ftp, tftp) serves: its files as the server's disk holds them. */
+  serverRoot(name: string): string {
+    const n = this.node(name);
+    if (!(n instanceof ServerNode) || !n.root) throw new Error(`node "${name}" is a ${n.kind} node, not a file server`);
+    return n.root;
   }
 
   async exec(node: string, lines: string | string[]): Promise<string> {

@@ -159,6 +159,46 @@ async function exec(node: string, commands: string[], o: { lab?: string }, cmd: 
   process.stdout.write(await client.exec(node, commands));
 }
 
+/** `key=value` words to a faults object: numbers and booleans as such, sizes stay text for the schema. */
+export function parseSettings(words: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const w of words) {
+    const m = /^([a-zA-Z][\w-]*)=(.*)$/.exec(w);
+    if (!m) throw new CliError(`expected key=value, got "${w}" (e.g. drop-every-n=5 stall-after-bytes=2MB refuse-all=true)`, 2);
+    const v = m[2]!;
+    out[m[1]!] = v === 'true' ? true : v === 'false' ? false : /^\d+(\.\d+)?$/.test(v) ? Number(v) : v.includes(',') ? v.split(',') : v;
+  }
+  return out;
+}
+
+async function fault(node: string, settings: string[], o: { lab?: string; clear?: boolean }, cmd: Command): Promise<void> {
+  const client = new ControlClient(findLab(home(cmd), o.lab));
+  if (!o.clear && settings.length === 0) throw new CliError('give settings (key=value …) or --clear', 2);
+  const faults = o.clear ? {} : parseSettings(settings);
+  await client.setFaults(node, faults);
+  out(o.clear ? `${node}: faults cleared` : `${node}: ${JSON.stringify(faults)}`);
+}
+
+async function clock(action: string | undefined, duration: string | undefined, o: { lab?: string }, cmd: Command): Promise<void> {
+  const client = new ControlClient(findLab(home(cmd), o.lab));
+  if (action === undefined) return out(await client.now());
+  if (action !== 'advance' || !duration) throw new CliError('usage: flashlab clock [advance <duration>]  (e.g. 2h25m, 90s)', 2);
+  const { parseDuration } = await import('../scenario/schema.ts');
+  let ms: number;
+  try {
+    ms = parseDuration(duration);
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+  out(`lab clock now ${await client.advanceClock(ms)}`);
+}
+
+async function logs(node: string, o: { lab?: string; json?: boolean }, cmd: Command): Promise<void> {
+  const entries = await new ControlClient(findLab(home(cmd), o.lab)).logs(node);
+  if (o.json) return out(JSON.stringify(entries, null, 2));
+  for (const e of entries) out(typeof e === 'string' ? e : Object.entries(e as Record<string, unknown>).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' '));
+}
+
 async function consoleCmd(node: string, o: { lab?: string; user?: string; password?: string }, cmd: Command): Promise<void> {
   const client = new ControlClient(findLab(home(cmd), o.lab));
   const n = (await client.nodes()).find((x) => x.name === node);
@@ -294,6 +334,28 @@ export function program(): Command {
     .option('--password <password>')
     .option('--lab <name>', 'which lab, when several run')
     .action(consoleCmd);
+
+  p.command('fault')
+    .description('switch server faults: flashlab fault tftp drop-every-n=5 | stall-after-bytes=2MB | refuse-all=true; --clear')
+    .argument('<node>')
+    .argument('[settings...]', 'key=value, as a topology writes faults')
+    .option('--clear', 'switch every fault off')
+    .option('--lab <name>', 'which lab, when several run')
+    .action(fault);
+
+  p.command('clock')
+    .description('show the lab clock, or move it: flashlab clock advance 2h25m (scheduled reloads fire on the way)')
+    .argument('[action]')
+    .argument('[duration]')
+    .option('--lab <name>', 'which lab, when several run')
+    .action(clock);
+
+  p.command('logs')
+    .description("a server's log: logins (with the password sent), transfers, queries")
+    .argument('<node>')
+    .option('--json', 'machine-readable output')
+    .option('--lab <name>', 'which lab, when several run')
+    .action(logs);
 
   p.command('schema').description('print a JSON Schema: topology (default) or scenario').argument('[which]').action(schema);
 

@@ -78,6 +78,10 @@ export class ControlClient {
     await this.call('POST', '/faults', { node, faults });
   }
 
+  async now(): Promise<string> {
+    return (await this.call<{ now: string }>('GET', '/clock')).now;
+  }
+
   async advanceClock(ms: number): Promise<string> {
     return (await this.call<{ now: string }>('POST', '/clock/advance', { ms })).now;
   }

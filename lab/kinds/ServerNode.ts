@@ -35,6 +35,9 @@ export abstract class ServerNode<S extends LabServer<F>, F, Spec extends { name:
     return this.spec.name;
   }
 
+  /** The folder the server serves, for servers that serve files (ftp, tftp). */
+  root?: string;
+
   /** A fresh server object for one start attempt on `port` (0 = ephemeral). */
   protected abstract makeServer(port: number): S;
 

@@ -11,7 +11,7 @@ const PASV_RANGE: [number, number] = [30000, 30199];
 
 export class FtpNode extends ServerNode<FtpServer, FtpFaults, FtpSpec> {
   readonly kind = 'ftp';
-  private readonly root: string;
+  override readonly root: string;
 
   constructor(spec: FtpSpec, ctx: KindContext) {
     super(spec, ctx, 'ftp', 21);

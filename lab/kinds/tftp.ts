@@ -8,7 +8,7 @@ import { seedRootOnce } from './support.ts';
 
 export class TftpNode extends ServerNode<TftpServer, TftpFaults, TftpSpec> {
   readonly kind = 'tftp';
-  private readonly root: string;
+  override readonly root: string;
 
   constructor(spec: TftpSpec, ctx: KindContext) {
     super(spec, ctx, 'tftp', 69);

@@ -204,7 +204,7 @@ class ScenarioRun {
 
   /** A path under a server's root (its files as the server's disk holds them). */
   serverPath(server: string, file: string): string {
-    const root = resolve(this.lab.stateDir, 'nodes', server, 'root');
+    const root = this.lab.serverRoot(server);
     const p = resolve(root, file.replace(/^\/+/, ''));
     if (p !== root && !p.startsWith(root + sep)) fail(`"${file}" is outside ${server}'s root`);
     return p;

@@ -142,6 +142,26 @@ topology:
     expect(bad.stderr).toMatch(/no node "nosuch"/);
   });
 
+  it('fault, clock and logs drive the running lab', () => {
+    const f = flashlab(['fault', 'tftp', 'drop-every-n=5', 'stall-after-bytes=2MB']);
+    expect(f.code).toBe(0);
+    expect(f.stdout).toContain('tftp: {"drop-every-n":5,"stall-after-bytes":"2MB"}');
+    const bad = flashlab(['fault', 'tftp', 'drop-everything=true']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/bad faults: .*drop-everything/);
+    expect(flashlab(['fault', 'tftp', '--clear']).stdout).toContain('tftp: faults cleared');
+    const before = Date.parse(flashlab(['clock']).stdout.trim());
+    const moved = flashlab(['clock', 'advance', '2h']);
+    expect(moved.code).toBe(0);
+    const after = Date.parse(moved.stdout.replace('lab clock now ', '').trim());
+    expect(after - before).toBeGreaterThanOrEqual(2 * 3600_000);
+    expect(after - before).toBeLessThan(2 * 3600_000 + 60_000);
+    expect(flashlab(['clock', 'advance', 'soon']).code).toBe(2);
+    const logs = flashlab(['logs', 'dns', '--json']);
+    expect(logs.code).toBe(0);
+    expect(Array.isArray(JSON.parse(logs.stdout))).toBe(true);
+  });
+
   it('down stops the lab; inspect then finds nothing', () => {
     const r = flashlab(['down']);
     expect(r.code).toBe(0);
