@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
+import { Locator, type PathSeg } from '../yaml/Locator.ts';
 import type { z } from 'zod';
 import { resolveTopology, TopologyError } from '../topology/load.ts';
 import type { Topology } from '../topology/schema.ts';
@@ -36,37 +37,6 @@ export class ScenarioError extends Error {
 export function formatScenarioIssue(i: ScenarioIssue): string {
   const file = relative(process.cwd(), i.file) || i.file;
   return `${file}${i.line ? `:${i.line}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`;
-}
-
-type PathSeg = string | number;
-
-/** Maps key paths to line numbers in a YAML document. */
-export class Locator {
-  constructor(
-    private readonly doc?: Document,
-    private readonly lc?: LineCounter,
-  ) {}
-
-  /** Line of the deepest node found along `path`, and how many segments were found. */
-  locate(path: PathSeg[]): { line?: number; depth: number } {
-    if (!this.doc || !this.lc) return { depth: 0 };
-    let node: unknown = this.doc.contents;
-    let offset = (node as YamlNode | null)?.range?.[0];
-    let depth = 0;
-    for (const seg of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-        if (!pair) break;
-        offset = (pair.key as YamlNode).range?.[0] ?? offset;
-        node = pair.value;
-      } else if (isSeq(node) && node.items[Number(seg)] !== undefined) {
-        node = node.items[Number(seg)];
-        offset = (node as YamlNode).range?.[0] ?? offset;
-      } else break;
-      depth++;
-    }
-    return { line: offset === undefined ? undefined : this.lc.linePos(offset).line, depth };
-  }
 }
 
 const pathText = (p: PathSeg[]) => p.map(String).join('.');

@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
+import { Locator, type PathSeg } from '../yaml/Locator.ts';
 import type { z } from 'zod';
 import {
   DEFAULT_DOMAIN,
@@ -44,37 +45,6 @@ export class TopologyError extends Error {
 export function formatIssue(i: TopologyIssue): string {
   const where = i.file ? `${basename(i.file)}${i.line ? `:${i.line}` : ''}: ` : '';
   return `${where}${i.path ? `${i.path}: ` : ''}${i.message}`;
-}
-
-type PathSeg = string | number;
-
-/** Maps key paths to line numbers in the source document (when there is one). */
-class Locator {
-  constructor(
-    private readonly doc?: Document,
-    private readonly lc?: LineCounter,
-  ) {}
-
-  /** Line of the deepest node along `path`, and how many segments were found. */
-  locate(path: PathSeg[]): { line?: number; depth: number } {
-    if (!this.doc || !this.lc) return { depth: 0 };
-    let node: unknown = this.doc.contents;
-    let offset = (node as YamlNode | null)?.range?.[0];
-    let depth = 0;
-    for (const seg of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-        if (!pair) break;
-        offset = (pair.key as YamlNode).range?.[0] ?? offset;
-        node = pair.value;
-      } else if (isSeq(node) && typeof seg === 'number' && node.items[seg]) {
-        node = node.items[seg];
-        offset = (node as YamlNode).range?.[0] ?? offset;
-      } else break;
-      depth++;
-    }
-    return { line: offset === undefined ? undefined : this.lc.linePos(offset).line, depth };
-  }
 }
 
 const pathText = (p: PathSeg[]) => p.map(String).join('.');
