@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // e2e tests bind real sockets on loopback; files run in parallel workers but each picks its own addresses.
     pool: 'forks',
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
