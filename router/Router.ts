@@ -30,6 +30,8 @@ export interface RouterEnv {
   /** The port a lab service really listens on at `address` (routers dial well-known ports). */
   servicePort(address: string, service: LabService): number;
   transfer: Record<'tftp' | 'ftp', TransferClient>;
+  /** Is there a host at this address on the router's network (what `ping` answers)? */
+  reachable?(address: string): boolean;
 }
 
 export interface RouterUser {

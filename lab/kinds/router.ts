@@ -36,6 +36,8 @@ export class RouterNode extends BaseNode {
         stateDir: ctx.stateDir,
         servicePort: (address: string, service: LabService) => ctx.services.servicePort(address, service),
         transfer: ctx.transfer,
+        // The lab network: every node of the lab answers, nothing else exists.
+        reachable: (address: string) => ctx.addresses().some((n) => n.address === address),
       },
       fsSizes: spec.flash,
       users: spec.users,

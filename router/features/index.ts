@@ -8,9 +8,10 @@ import { bootFeature } from './boot/index.ts';
 import { copyFeature } from './copy/index.ts';
 import { coreFeature } from './core/index.ts';
 import { filesystemFeature } from './filesystem/index.ts';
+import { netFeature } from './net/index.ts';
 import { systemFeature } from './system/index.ts';
 import { versionFeature } from './version/index.ts';
 
-export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature, copyFeature];
+export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature, netFeature, copyFeature];
 
 setRouterFeatures(allFeatures);

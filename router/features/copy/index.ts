@@ -19,7 +19,7 @@ import { type Download, TransferError, type TransferEndpoint, type TransferError
 import { ConfigOrder } from '../configOrder.ts';
 import { fullName, localCopy, resolveUrl } from '../filesystem/index.ts';
 import { copiedLine, hhmmss, Progress } from './output.ts';
-import { ResolveAbortedError, resolveHost, UnknownHostError } from './resolve.ts';
+import { ResolveAbortedError, resolveHost, UnknownHostError } from '../../net/resolveHost.ts';
 import { decodeType7 } from './type7.ts';
 import { baseName, classify, type CopyUrl, displayUrl, type NetScheme, type NetUrl } from './urls.ts';
 

@@ -4,8 +4,8 @@
  * `Translating "name"...domain server (a.b.c.d) [OK]` line while it asks.
  */
 import { isIPv4 } from 'node:net';
-import type { Router } from '../../Router.ts';
-import { RouterResolver } from '../../net/Resolver.ts';
+import type { Router } from '../Router.ts';
+import { RouterResolver } from './Resolver.ts';
 
 /** The name could not be turned into an address; the caller prints `(Unknown host)`. */
 export class UnknownHostError extends Error {

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { makeTestRouter } from '../../../test/helpers/router.ts';
+
+describe('ping, show hosts, show ip interface brief', () => {
+  it('pings a host the network has, by ip host name', async () => {
+    const t = await makeTestRouter({ env: { reachable: (a) => a === '127.9.9.9' } });
+    await t.run('configure terminal', 'ip host images 127.9.9.9', 'end');
+    const out = await t.run('ping images repeat 3');
+    expect(out).toBe(
+      'Type escape sequence to abort.\nSending 3, 100-byte ICMP Echos to 127.9.9.9, timeout is 2 seconds:\n!!!\nSuccess rate is 100 percent (3/3), round-trip min/avg/max = 1/1/1 ms\n',
+    );
+  });
+
+  it('times out on an address nobody holds', async () => {
+    const t = await makeTestRouter({ env: { reachable: () => false } });
+    const out = await t.run('ping 127.9.9.8 repeat 1');
+    expect(out).toContain('\n.\nSuccess rate is 0 percent (0/1)\n');
+  }, 10_000);
+
+  it('refuses a name it cannot resolve', async () => {
+    const t = await makeTestRouter();
+    await t.run('configure terminal', 'no ip domain lookup', 'end');
+    expect(await t.run('ping nowhere')).toBe('% Unrecognized host or address, or protocol not running.\n\n');
+  });
+
+  it('shows the host table and the management interface', async () => {
+    const t = await makeTestRouter();
+    await t.run('configure terminal', 'ip domain name lab.local', 'ip name-server 127.0.0.53', 'ip host images 127.9.9.9', 'end');
+    const hosts = await t.run('show hosts');
+    expect(hosts).toContain('Default domain is lab.local\nName/address lookup uses domain service\nName servers are 127.0.0.53\n');
+    expect(hosts).toMatch(/^images\s+None\s+\(perm, OK\)\s+0\s+IP\s+127\.9\.9\.9$/m);
+    expect(await t.run('show ip interface brief')).toMatch(/^GigabitEthernet0\/0\/0\s+127\.0\.0\.1\s+YES manual up\s+up$/m);
+  });
+});
