@@ -2,15 +2,13 @@
  * DnsServer and RouterResolver over real UDP/TCP sockets on random loopback addresses.
  * Queries go to the lab server only: dns2's client and node:dns are both pointed at it.
  */
-import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import dns2 from 'dns2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResolveError, RouterResolver } from '../../router/net/Resolver.ts';
+import { randomLoopback } from '../../test/helpers/net.ts';
 import { DnsServer, type DnsServerOptions } from './DnsServer.ts';
-
-const randomLoopback = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 
 const servers: DnsServer[] = [];
 afterEach(async () => {

@@ -12,10 +12,10 @@ import { Client, FTPError } from 'basic-ftp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
 import { TransferError, type TransferEndpoint } from '../../router/transfer/types.ts';
+import { randomLoopback } from '../../test/helpers/net.ts';
 import { FtpServer, type FtpServerOptions } from './FtpServer.ts';
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
-const randomLoopback = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

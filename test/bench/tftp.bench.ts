@@ -7,96 +7,23 @@
  * after one untimed warm-up run per case; MB = 10^6 bytes.
  * Standalone: npx tsx -e "import('./test/bench/tftp.bench.ts').then(m=>m.run())"
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TftpServer } from '../../servers/tftp/TftpServer.ts';
 import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
-import { encodeRequest } from '../../servers/tftp/packets.ts';
+import { requireBinary, runCommand, startTftpdHpa } from '../helpers/peers.ts';
 
 const HOST = '127.0.0.1';
 const RUNS = Math.max(1, Math.min(25, Number(process.env.FLASHLAB_BENCH_RUNS ?? 3) || 3));
 const BLKSIZES = [512, 1468, 8192];
 const WINDOWS = [1, 8, 16];
 
-function which(bin: string, pkg: string): string {
-  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/bin', '/usr/local/sbin']) {
-    const p = path.join(dir, bin);
-    if (fs.existsSync(p)) return p;
-  }
-  throw new Error(`${bin} not found: install the Debian package ${pkg} (apt-get install -y ${pkg})`);
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, HOST, () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** Polls with a request for a missing file until the daemon answers (ERROR 1). */
-async function waitForTftp(port: number, timeoutMs = 5000): Promise<void> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, HOST, () => r()));
-  try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const got = new Promise<boolean>((resolve) => {
-        const t = setTimeout(() => resolve(false), 100);
-        s.once('message', () => {
-          clearTimeout(t);
-          resolve(true);
-        });
-      });
-      s.send(encodeRequest('RRQ', '.flashlab-probe-missing', 'octet'), port, HOST);
-      if (await got) return;
-    }
-    throw new Error(`TFTP daemon on port ${port} did not answer`);
-  } finally {
-    s.close();
-  }
-}
-
-export async function startTftpdHpa(root: string, opts: { create?: boolean } = {}): Promise<{ port: number; proc: ChildProcess; stop(): Promise<void> }> {
-  const bin = which('in.tftpd', 'tftpd-hpa');
-  const port = await freeUdpPort();
-  const args = ['-L', '-a', `${HOST}:${port}`, '-u', 'root', '-s', root];
-  if (opts.create) args.splice(0, 0, '-c');
-  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  try {
-    await waitForTftp(port);
-  } catch (err) {
-    proc.kill('SIGKILL');
-    throw new Error(`in.tftpd did not start: ${(err as Error).message} ${stderr}`);
-  }
-  return {
-    port,
-    proc,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    },
-  };
-}
-
-function runCurl(curl: string, port: number, file: string, blksize: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const args = ['-s', '-S', '--max-time', '120', `tftp://${HOST}:${port}/${file}`, '-o', '/dev/null'];
-    if (blksize !== 512) args.splice(0, 0, '--tftp-blksize', String(blksize));
-    const p = spawn(curl, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`curl exited ${code}: ${err}`))));
-  });
+async function runCurl(curl: string, port: number, file: string, blksize: number): Promise<void> {
+  const args = ['-s', '-S', '--max-time', '120', `tftp://${HOST}:${port}/${file}`, '-o', '/dev/null'];
+  if (blksize !== 512) args.splice(0, 0, '--tftp-blksize', String(blksize));
+  await runCommand(curl, args, { timeoutMs: 125_000 }); // curl's own --max-time reports first
 }
 
 async function runClient(port: number, file: string, blksize: number, windowsize: number, size: number): Promise<void> {
@@ -119,7 +46,7 @@ export async function run(): Promise<void> {
   const mb = Number(process.env.FLASHLAB_BENCH_MB ?? 32);
   if (!Number.isFinite(mb) || mb <= 0 || mb > 4096) throw new Error('FLASHLAB_BENCH_MB must be 1..4096');
   const size = Math.round(mb * 1024 * 1024);
-  const curl = which('curl', 'curl');
+  const curl = requireBinary('curl', 'curl');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flashlab-tftp-bench-'));
   const file = 'bench.bin';
   {
@@ -133,7 +60,7 @@ export async function run(): Promise<void> {
   }
   const lab = new TftpServer({ address: HOST, port: 0, root, maxWindowsize: 64 });
   await lab.start();
-  const hpa = await startTftpdHpa(root);
+  const hpa = await startTftpdHpa(root, { address: HOST });
   const mbps = (secs: number): number => size / secs / 1e6;
   const rows: Array<[string, string, number, string, number]> = [];
   try {

@@ -4,19 +4,18 @@
  * playbook automation developers run against real IOS XE routers. Run with Debian's
  * /usr/bin/python3 (a pyenv python lacks the packaged collections).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../lab/Lab.ts';
+import { randomLabSubnet } from '../helpers/net.ts';
+import { CommandError, requireBinary, runDebianPython } from '../helpers/peers.ts';
 
-const PLAYBOOK_BIN = '/usr/bin/ansible-playbook';
 const IMAGE = 'isr4300-universalk9.16.10.01.SPA.bin';
 const CONFIG_LINES = ['ip domain name ansible.lab', 'logging buffered 16384'];
 
-const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
-const subnet = `127.${rand(100, 250)}.${rand(0, 255)}.0/24`;
+const subnet = randomLabSubnet();
 let dir: string;
 let lab: Lab;
 
@@ -75,7 +74,8 @@ const PLAYBOOK = `
 `;
 
 /** Runs the playbook with a private HOME/temp/cwd so no user or repo ansible.cfg applies. */
-function runPlaybook(): Promise<PlaybookJson> {
+async function runPlaybook(): Promise<PlaybookJson> {
+  const playbookBin = requireBinary('ansible-playbook', 'ansible');
   const work = join(dir, 'ansible');
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ANSIBLE_')) env[k] = v;
@@ -90,23 +90,21 @@ function runPlaybook(): Promise<PlaybookJson> {
     ANSIBLE_NOCOLOR: '1',
     ANSIBLE_PERSISTENT_COMMAND_TIMEOUT: '30',
   });
-  return new Promise((resolve, reject) =>
-    execFile(
-      '/usr/bin/python3',
-      [PLAYBOOK_BIN, '-i', join(work, 'inventory.yml'), join(work, 'playbook.yml')],
-      { cwd: work, env, timeout: 50_000, maxBuffer: 32 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        let parsed: PlaybookJson | undefined;
-        try {
-          parsed = JSON.parse(stdout) as PlaybookJson;
-        } catch {
-          /* not JSON: ansible failed before the callback ran */
-        }
-        if (parsed && (!err || (err as { code?: unknown }).code === 2)) return resolve(parsed);
-        reject(new Error(`ansible-playbook failed: ${err?.message}\n${stderr}\n${stdout.slice(0, 4000)}`));
-      },
-    ),
-  );
+  let stdout: string;
+  try {
+    stdout = await runDebianPython([playbookBin, '-i', join(work, 'inventory.yml'), join(work, 'playbook.yml')], { cwd: work, env, timeoutMs: 50_000 });
+  } catch (e) {
+    // Exit 2 means a task failed on some host: the json callback still printed the run.
+    if (!(e instanceof CommandError && e.exitCode === 2)) {
+      throw new Error(`ansible-playbook failed: ${(e as Error).message}\n${e instanceof CommandError ? e.stdout.slice(0, 4000) : ''}`, { cause: e });
+    }
+    stdout = e.stdout;
+  }
+  try {
+    return JSON.parse(stdout) as PlaybookJson;
+  } catch {
+    throw new Error(`ansible-playbook printed no JSON: ${stdout.slice(0, 4000)}`);
+  }
 }
 
 function results(run: PlaybookJson): Record<string, TaskResult> {
@@ -151,7 +149,6 @@ afterAll(async () => {
 
 describe('Ansible cisco.ios against a lab router', () => {
   it('gathers facts, runs commands, pushes and saves config, then is idempotent', async () => {
-    if (!existsSync(PLAYBOOK_BIN)) throw new Error('ansible-playbook is missing: apt-get install ansible (see .ci/apt-packages.txt)');
     const router = lab.router('r1');
     const bootflash = router.fs.get('bootflash')!;
     // Free space as `dir` will report it: the run below only writes nvram.

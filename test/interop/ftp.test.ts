@@ -14,7 +14,8 @@ import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
 import { TransferError } from '../../router/transfer/types.ts';
 import { DnsServer } from '../../servers/dns/DnsServer.ts';
 import { FtpServer } from '../../servers/ftp/FtpServer.ts';
-import { CommandError, randomLoopback, requireBinary, runCommand, startVsftpd } from '../bench/ftp.bench.ts';
+import { randomLoopback } from '../helpers/net.ts';
+import { requireBinary, runCommand, startVsftpd, tryCommand } from '../helpers/peers.ts';
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
@@ -49,14 +50,7 @@ async function labFtp(): Promise<{ server: FtpServer; root: string }> {
 
 /** curl's exit code (0 on success), without throwing. */
 async function curlExit(args: string[]): Promise<number> {
-  const curl = requireBinary('curl', 'curl');
-  try {
-    await runCommand(curl, args);
-    return 0;
-  } catch (e) {
-    if (e instanceof CommandError && e.exitCode !== null) return e.exitCode;
-    throw e;
-  }
+  return (await tryCommand(requireBinary('curl', 'curl'), args)).code;
 }
 
 describe('curl against the lab FtpServer', () => {

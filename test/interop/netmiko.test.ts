@@ -3,15 +3,15 @@
  * detection, enable, show commands, a config set and save_config — what automation
  * developers run first. Run with Debian's /usr/bin/python3, where the package lives.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../lab/Lab.ts';
+import { randomLabSubnet } from '../helpers/net.ts';
+import { runDebianPython } from '../helpers/peers.ts';
 
-const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
-const subnet = `127.${rand(100, 250)}.${rand(0, 255)}.0/24`;
+const subnet = randomLabSubnet();
 let dir: string;
 let lab: Lab;
 
@@ -33,12 +33,6 @@ res["dir"] = d.send_command("dir")
 d.disconnect()
 print(json.dumps(res))
 `;
-
-function python(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile('/usr/bin/python3', args, { timeout: 120_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))),
-  );
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flashlab-netmiko-'));
@@ -63,17 +57,10 @@ afterAll(async () => {
 
 describe('Netmiko against a lab router', () => {
   it('logs in, enables, shows, configures and saves as on a real IOS XE router', async () => {
-    if (!existsSync('/usr/bin/python3')) throw new Error('needs /usr/bin/python3 with python3-netmiko (Debian package python3-netmiko)');
     const script = join(dir, 'netmiko_check.py');
     writeFileSync(script, SCRIPT);
     const r1 = lab.inspect().find((n) => n.name === 'r1')!;
-    let raw: string;
-    try {
-      raw = await python([script, r1.address, String(r1.ports.ssh)]);
-    } catch (e) {
-      if (/No module named .?netmiko/.test(String(e))) throw new Error('python3-netmiko is missing: apt-get install python3-netmiko (see .ci/apt-packages.txt)');
-      throw e;
-    }
+    const raw = await runDebianPython([script, r1.address, String(r1.ports.ssh)], { timeoutMs: 120_000, modules: { netmiko: 'python3-netmiko' } });
     const res = JSON.parse(raw.trim().split('\n').at(-1)!) as Record<string, string>;
     expect(res.prompt_user).toBe('r1>');
     expect(res.prompt_enable).toBe('r1#');

@@ -5,8 +5,7 @@
  * Debian, so test/interop/textfsm/ holds our own templates keyed on the same line shapes as
  * ntc's cisco_ios_show_version and cisco_ios_dir. Captured values must equal router state.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../lab/Lab.ts';
 import type { Router } from '../../router/Router.ts';
 import type { FlashFileSystem } from '../../router/storage/FlashFileSystem.ts';
+import { randomLabSubnet } from '../helpers/net.ts';
+import { runDebianPython } from '../helpers/peers.ts';
 
 const TEMPLATES = fileURLToPath(new URL('./textfsm', import.meta.url));
 const XE_IMAGE = 'isr4300-universalk9.16.10.01.SPA.bin';
@@ -21,8 +22,7 @@ const IOS_IMAGE = 'c3900-universalk9-mz.SPA.150-1.M7.bin';
 // 1 day, 2 hours, 3 minutes (+20 s so a slow run cannot tick over to the next minute).
 const UPTIME_MS = ((24 + 2) * 60 + 3) * 60_000 + 20_000;
 
-const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
-const subnet = `127.${rand(100, 250)}.${rand(0, 255)}.0/24`;
+const subnet = randomLabSubnet();
 let dir: string;
 let lab: Lab;
 
@@ -58,27 +58,14 @@ interface Parsed {
   netmiko: Record<string, string>[] | string;
 }
 
-function python(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(
-      '/usr/bin/python3',
-      args,
-      { timeout: 50_000, env: { ...process.env, NET_TEXTFSM: TEMPLATES } },
-      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
-    ),
-  );
-}
-
 async function parseOn(node: string, deviceType: string, jobs: [string, string][]): Promise<Record<string, Parsed>> {
   const info = lab.inspect().find((n) => n.name === node)!;
   const args = [join(dir, 'textfsm_check.py'), info.address, String(info.ports.ssh), deviceType, JSON.stringify(jobs.map(([c, t]) => [c, join(TEMPLATES, t)]))];
-  let raw: string;
-  try {
-    raw = await python(args);
-  } catch (e) {
-    if (/No module named .?(textfsm|netmiko)/.test(String(e))) throw new Error('python3-textfsm / python3-netmiko missing: apt-get install python3-textfsm python3-netmiko (see .ci/apt-packages.txt)');
-    throw e;
-  }
+  const raw = await runDebianPython(args, {
+    timeoutMs: 50_000,
+    env: { ...process.env, NET_TEXTFSM: TEMPLATES },
+    modules: { textfsm: 'python3-textfsm', netmiko: 'python3-netmiko' },
+  });
   return JSON.parse(raw.trim().split('\n').at(-1)!) as Record<string, Parsed>;
 }
 
@@ -150,7 +137,6 @@ afterAll(async () => {
 
 describe('TextFSM templates against lab router output', () => {
   it('parses show version and dir of an ISR4321 (IOS XE 16.10)', async () => {
-    if (!existsSync('/usr/bin/python3')) throw new Error('needs /usr/bin/python3 with python3-textfsm and python3-netmiko');
     const router = lab.router('r1');
     const res = await parseOn('r1', 'cisco_xe', [
       ['show version', 'flashlab_cisco_ios_show_version.textfsm'],

@@ -5,7 +5,6 @@
  * A missing tool FAILS naming its Debian package (CI installs them): it never skips.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,41 +12,19 @@ import path from 'node:path';
 import { TftpServer } from '../../servers/tftp/TftpServer.ts';
 import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import { TransferError } from '../../router/transfer/types.ts';
-import { startTftpdHpa } from '../bench/tftp.bench.ts';
+import { requireBinary, startTftpdHpa, tryCommand, type TftpdHpa } from '../helpers/peers.ts';
 
 const HOST = '127.0.0.1';
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 const md5File = (p: string): string => md5(fs.readFileSync(p));
-
-function requireBin(bin: string, pkg: string): string {
-  for (const dir of ['/usr/bin', '/usr/sbin', '/bin', '/sbin', '/usr/local/bin']) {
-    const p = path.join(dir, bin);
-    if (fs.existsSync(p)) return p;
-  }
-  throw new Error(`${bin} is missing: install the Debian package "${pkg}" (apt-get install -y ${pkg})`);
-}
-
-/** Runs a tool asynchronously (the server under test lives in this process). */
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, out });
-    });
-  });
-}
+/** Exit status and stdout+stderr: the tests judge what the peer printed. */
+const run = (cmd: string, args: string[]) => tryCommand(cmd, args, { timeoutMs: 60_000 });
 
 let base: string;
 let labRoot: string;
 let hpaRoot: string;
 let lab: TftpServer;
-let hpa: Awaited<ReturnType<typeof startTftpdHpa>> | undefined;
+let hpa: TftpdHpa | undefined;
 const big = randomBytes(65536 * 512 + 4321); // over 65535 blocks at 512: block numbers wrap
 const mid = randomBytes(3_000_017);
 
@@ -72,7 +49,7 @@ afterAll(async () => {
 
 describe('curl against the lab TftpServer', () => {
   it.each([512, 1468, 8192])('downloads with --tftp-blksize %i', async (bs) => {
-    const curl = requireBin('curl', 'curl');
+    const curl = requireBinary('curl', 'curl');
     const out = path.join(base, `curl-${bs}.bin`);
     const r = await run(curl, ['-s', '-S', '--max-time', '30', '--tftp-blksize', String(bs), `tftp://${HOST}:${lab.port}/mid.bin`, '-o', out]);
     expect(r.code, r.out).toBe(0);
@@ -80,7 +57,7 @@ describe('curl against the lab TftpServer', () => {
   });
 
   it('downloads a file over 65535 blocks at 512 (rollover against an independent client)', async () => {
-    const curl = requireBin('curl', 'curl');
+    const curl = requireBinary('curl', 'curl');
     const out = path.join(base, 'curl-big.bin');
     const r = await run(curl, ['-s', '-S', '--max-time', '30', `tftp://${HOST}:${lab.port}/big.bin`, '-o', out]);
     expect(r.code, r.out).toBe(0);
@@ -89,7 +66,7 @@ describe('curl against the lab TftpServer', () => {
   });
 
   it('uploads with -T', async () => {
-    const curl = requireBin('curl', 'curl');
+    const curl = requireBinary('curl', 'curl');
     const src = path.join(base, 'curl-up-src.bin');
     fs.writeFileSync(src, mid);
     for (const bs of [512, 8192]) {
@@ -101,7 +78,7 @@ describe('curl against the lab TftpServer', () => {
   });
 
   it('gets a clean error for a missing file', async () => {
-    const curl = requireBin('curl', 'curl');
+    const curl = requireBinary('curl', 'curl');
     const r = await run(curl, ['-s', '-S', '--max-time', '30', `tftp://${HOST}:${lab.port}/missing.bin`, '-o', path.join(base, 'x')]);
     expect(r.code, r.out).toBe(68); // CURLE_TFTP_NOTFOUND: curl read our ERROR 1
   });
@@ -109,7 +86,7 @@ describe('curl against the lab TftpServer', () => {
 
 describe("Debian's tftp-hpa client against the lab TftpServer", () => {
   it('gets in binary mode', async () => {
-    const tftp = requireBin('tftp', 'tftp-hpa');
+    const tftp = requireBinary('tftp', 'tftp-hpa');
     const out = path.join(base, 'hpa-get.bin');
     const r = await run(tftp, [HOST, String(lab.port), '-m', 'binary', '-c', 'get', 'mid.bin', out]);
     expect(r.out).not.toMatch(/error/i);
@@ -117,7 +94,7 @@ describe("Debian's tftp-hpa client against the lab TftpServer", () => {
   });
 
   it('puts in binary mode', async () => {
-    const tftp = requireBin('tftp', 'tftp-hpa');
+    const tftp = requireBinary('tftp', 'tftp-hpa');
     const src = path.join(base, 'hpa-put-src.bin');
     fs.writeFileSync(src, mid);
     const r = await run(tftp, [HOST, String(lab.port), '-m', 'binary', '-c', 'put', src, 'up/hpa-put.bin']);
@@ -126,7 +103,7 @@ describe("Debian's tftp-hpa client against the lab TftpServer", () => {
   });
 
   it('is refused a path outside the root', async () => {
-    const tftp = requireBin('tftp', 'tftp-hpa');
+    const tftp = requireBinary('tftp', 'tftp-hpa');
     const r = await run(tftp, [HOST, String(lab.port), '-m', 'binary', '-c', 'get', '../lab/mid.bin', path.join(base, 'nope')]);
     expect(r.out).toMatch(/Access violation/);
     expect(r.out).not.toContain(base);
@@ -144,8 +121,7 @@ describe("TftpTransferClient against Debian's tftpd-hpa", () => {
   }
 
   beforeAll(async () => {
-    requireBin('in.tftpd', 'tftpd-hpa');
-    hpa = await startTftpdHpa(hpaRoot, { create: true });
+    hpa = await startTftpdHpa(hpaRoot, { address: HOST, create: true });
   });
 
   it.each([512, 1468, 8192])('downloads at blksize %i with tsize', async (bs) => {
