@@ -239,10 +239,6 @@ async function applyConfig(ctx: Ctx, text: string, from: string): Promise<void> 
   r.log.emit('SYS', 5, 'CONFIG_I', `Configured from ${from} by ${s.lineName === 'console' ? 'console' : `${s.user} on ${s.lineName}${s.peer ? ` (${s.peer})` : ''}`}`);
 }
 
-function runningConfigText(r: Router): string {
-  return r.runningConfig().join('\n') + '\n';
-}
-
 // ------------------------------------------------------------------ download (server -> router)
 
 async function download(ctx: Ctx, src: NetUrl, dst: LocalOrRunning): Promise<void> {
@@ -340,7 +336,7 @@ interface UploadSource {
 async function uploadSource(ctx: Ctx, src: LocalOrRunning, noisy: boolean): Promise<UploadSource> {
   const r = ctx.router;
   if (src.kind === 'running') {
-    const data = Buffer.from(runningConfigText(r), 'utf8');
+    const data = Buffer.from(r.configText(), 'utf8');
     // IOS names a configuration upload `<hostname>-confg` in lower case.
     return {
       name: `${r.system.hostname.toLowerCase()}-confg`,
@@ -441,7 +437,7 @@ async function saveRunning(ctx: Ctx, dstUrl: string): Promise<void> {
   const startup = isStartupConfig(target);
   if (startup) ctx.write('Building configuration...\n');
   const t0 = performance.now();
-  const text = runningConfigText(r);
+  const text = r.configText();
   try {
     await target.fs.writeText(target.path, text);
   } catch (e) {
