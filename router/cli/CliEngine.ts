@@ -3,7 +3,7 @@
  * token tree per mode and answers matching, help and completion questions.
  */
 import { compileSyntax, GrammarError, TreeNode } from './grammar.ts';
-import { completeAt, helpAt, match, type MatchResult } from './matcher.ts';
+import { completeAt, helpAt, match, type MatchResult, type Visible } from './matcher.ts';
 import type { CommandDef, Feature, ModeDef } from './types.ts';
 
 /** User EXEC commands are also available in privileged EXEC. */
@@ -86,16 +86,21 @@ export class CliEngine<C> {
     return tree;
   }
 
-  match(mode: string, line: string): MatchResult<CommandDef<C>> {
-    return match(this.tree(mode), line);
+  /** Commands whose `when` says no for this router are as absent as unknown ones. */
+  private visible(context: C): Visible<CommandDef<C>> {
+    return (cmd) => !cmd.when || cmd.when(context);
   }
 
-  help(mode: string, line: string) {
-    return helpAt(this.tree(mode), line);
+  match(mode: string, line: string, context?: C): MatchResult<CommandDef<C>> {
+    return match(this.tree(mode), line, context === undefined ? undefined : this.visible(context));
   }
 
-  complete(mode: string, line: string): string | undefined {
-    return completeAt(this.tree(mode), line);
+  help(mode: string, line: string, context?: C) {
+    return helpAt(this.tree(mode), line, context === undefined ? undefined : this.visible(context));
+  }
+
+  complete(mode: string, line: string, context?: C): string | undefined {
+    return completeAt(this.tree(mode), line, context === undefined ? undefined : this.visible(context));
   }
 
   /** Running-config sections of every feature, in IOS order. */

@@ -196,7 +196,7 @@ export class CliSession<C> {
   }
 
   help(line: string): string {
-    const h = this.host.engine.help(this.mode, line);
+    const h = this.host.engine.help(this.mode, line, this.host.context);
     if ('invalidAt' in h) {
       return line.trim().split(/\s+/).length <= 1 ? '% Unrecognized command\n' : this.caret(h.invalidAt);
     }
@@ -206,7 +206,7 @@ export class CliSession<C> {
   }
 
   complete(line: string): string | undefined {
-    return this.host.engine.complete(this.mode, line);
+    return this.host.engine.complete(this.mode, line, this.host.context);
   }
 
   /** Resolves when every queued line has run (for scripted sessions). */
@@ -258,21 +258,21 @@ export class CliSession<C> {
     if (pipe.kind === 'incomplete') return this.print('% Incomplete command.\n');
     if (pipe.kind === 'ok') line = pipe.command;
     let mode = this.mode;
-    let result = this.host.engine.match(mode, line);
+    let result = this.host.engine.match(mode, line, this.host.context);
     // A line unknown in a configuration sub-mode is tried in the modes above it; on success
     // the session moves there (IOS leaves `(config-line)#` when a global command is typed).
     const fallback: string[] = [];
     while (result.kind !== 'ok' && this.host.engine.mode(mode).parent && this.host.engine.mode(mode).parent !== 'exec') {
       mode = this.host.engine.mode(mode).parent!;
       fallback.push(mode);
-      const r = this.host.engine.match(mode, line);
+      const r = this.host.engine.match(mode, line, this.host.context);
       if (r.kind === 'ok') {
         result = r;
         while (this.stack.length > 1 && this.mode !== mode) this.stack.pop();
       }
     }
     if (result.kind !== 'ok') {
-      if (fallback.length) result = this.host.engine.match(this.mode, line);
+      if (fallback.length) result = this.host.engine.match(this.mode, line, this.host.context);
       this.reportFailure(result, line);
       return;
     }

@@ -106,8 +106,11 @@ export class TreeNode<H> {
   readonly params: { token: Extract<SyntaxToken, { kind: 'param' }>; node: TreeNode<H> }[] = [];
   handler?: H;
   help = '';
+  /** Every command whose syntax passes through this node (for per-router visibility). */
+  readonly through: H[] = [];
 
   insert(path: SyntaxToken[], handler: H, help: (t: SyntaxToken) => string | undefined, i = 0): void {
+    if (!this.through.includes(handler)) this.through.push(handler);
     if (i === path.length) {
       this.handler = handler;
       return;

@@ -35,14 +35,24 @@ function acceptsParam(t: Extract<SyntaxToken, { kind: 'param' }>, text: string):
   return true;
 }
 
-/** Keywords of `node` that `text` selects: the exact word if there is one, else all with that prefix. */
-export function keywordCandidates<H>(node: TreeNode<H>, text: string): string[] {
-  const lower = text.toLowerCase();
-  if (node.keywords.has(lower)) return [lower];
-  return [...node.keywords.keys()].filter((k) => k.startsWith(lower));
+/** Which commands this router offers (a platform without `slot0:` has no `show slot0:`). */
+export type Visible<H> = (h: H) => boolean;
+const everything = () => true;
+
+/** Is any command through `node` offered here? */
+function shown<H>(node: TreeNode<H>, visible: Visible<H>): boolean {
+  return node.through.some(visible);
 }
 
-export function match<H>(root: TreeNode<H>, line: string): MatchResult<H> {
+/** Keywords of `node` that `text` selects: the exact word if there is one, else all with that prefix. */
+export function keywordCandidates<H>(node: TreeNode<H>, text: string, visible: Visible<H> = everything): string[] {
+  const lower = text.toLowerCase();
+  const exact = node.keywords.get(lower);
+  if (exact && shown(exact, visible)) return [lower];
+  return [...node.keywords.entries()].filter(([k, child]) => k.startsWith(lower) && shown(child, visible)).map(([k]) => k);
+}
+
+export function match<H>(root: TreeNode<H>, line: string, visible: Visible<H> = everything): MatchResult<H> {
   const tokens = tokenize(line);
   if (tokens.length === 0) return { kind: 'incomplete' };
   let best: Failure | undefined;
@@ -56,12 +66,12 @@ export function match<H>(root: TreeNode<H>, line: string): MatchResult<H> {
 
   const walk = (node: TreeNode<H>, i: number, args: Record<string, string>, kws: Set<string>): MatchResult<H> | undefined => {
     if (i === tokens.length) {
-      if (node.handler !== undefined) return { kind: 'ok', handler: node.handler, args, keywords: kws };
+      if (node.handler !== undefined && visible(node.handler)) return { kind: 'ok', handler: node.handler, args, keywords: kws };
       fail({ kind: 'incomplete' }, i);
       return undefined;
     }
     const tok = tokens[i]!;
-    const cands = keywordCandidates(node, tok.text);
+    const cands = keywordCandidates(node, tok.text, visible);
     if (cands.length > 1) {
       fail({ kind: 'ambiguous' }, i);
       return undefined;
@@ -72,9 +82,10 @@ export function match<H>(root: TreeNode<H>, line: string): MatchResult<H> {
       if (r) return r;
     }
     for (const p of node.params) {
+      if (!shown(p.node, visible)) continue;
       if (p.token.type.kind === 'line') {
         const rest = line.slice(tok.start).trimEnd();
-        if (p.node.handler !== undefined) {
+        if (p.node.handler !== undefined && visible(p.node.handler)) {
           return { kind: 'ok', handler: p.node.handler, args: { ...args, [p.token.name]: rest }, keywords: kws };
         }
         continue;
@@ -103,6 +114,7 @@ export interface HelpEntry {
 export function helpAt<H>(
   root: TreeNode<H>,
   line: string,
+  visible: Visible<H> = everything,
 ): { entries: HelpEntry[]; partial: boolean } | { invalidAt: number } {
   const tokens = tokenize(line);
   const partial = tokens.length > 0 && !/\s$/.test(line);
@@ -111,9 +123,10 @@ export function helpAt<H>(
   for (const tok of complete) {
     const next: TreeNode<H>[] = [];
     for (const node of nodes) {
-      const cands = keywordCandidates(node, tok.text);
+      const cands = keywordCandidates(node, tok.text, visible);
       if (cands.length === 1) next.push(node.keywords.get(cands[0]!)!);
       for (const p of node.params) {
+        if (!shown(p.node, visible)) continue;
         if (p.token.type.kind === 'line') next.push(p.node);
         else if (acceptsParam(p.token, tok.text)) next.push(p.node);
       }
@@ -131,24 +144,24 @@ export function helpAt<H>(
   };
   if (partial) {
     const last = tokens[tokens.length - 1]!.text.toLowerCase();
-    for (const node of nodes) for (const [k, child] of node.keywords) if (k.startsWith(last)) add(k, child.help);
+    for (const node of nodes) for (const [k, child] of node.keywords) if (k.startsWith(last) && shown(child, visible)) add(k, child.help);
     if (entries.length === 0) return { invalidAt: tokens[tokens.length - 1]!.start };
     entries.sort((a, b) => a.word.localeCompare(b.word));
     return { entries, partial };
   }
   const kws: HelpEntry[] = [];
-  for (const node of nodes) for (const [k, child] of node.keywords) kws.push({ word: k, help: child.help });
+  for (const node of nodes) for (const [k, child] of node.keywords) if (shown(child, visible)) kws.push({ word: k, help: child.help });
   kws.sort((a, b) => a.word.localeCompare(b.word));
   for (const e of kws) add(e.word, e.help);
-  for (const node of nodes) for (const p of node.params) add(paramLabel(p.token), p.node.help);
-  if (nodes.some((n) => n.handler !== undefined)) add('<cr>', '');
+  for (const node of nodes) for (const p of node.params) if (shown(p.node, visible)) add(paramLabel(p.token), p.node.help);
+  if (nodes.some((n) => n.handler !== undefined && visible(n.handler))) add('<cr>', '');
   return { entries, partial };
 }
 
 /** Tab completion: the line with its last token completed, when exactly one keyword fits. */
-export function completeAt<H>(root: TreeNode<H>, line: string): string | undefined {
+export function completeAt<H>(root: TreeNode<H>, line: string, visible: Visible<H> = everything): string | undefined {
   if (/\s$/.test(line) || line.trim() === '') return undefined;
-  const h = helpAt(root, line);
+  const h = helpAt(root, line, visible);
   if ('invalidAt' in h || h.entries.length !== 1) return undefined;
   const tokens = tokenize(line);
   const last = tokens[tokens.length - 1]!;

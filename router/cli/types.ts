@@ -40,6 +40,8 @@ export interface CommandDef<C> {
   /** `?` help for keywords and parameters, by keyword or parameter name. */
   help?: Record<string, string>;
   run(ctx: CommandContext<C>): void | Promise<void>;
+  /** Whether this router offers the command (the engine is shared by every platform). */
+  when?(router: C): boolean;
 }
 
 /** A running-config section a feature contributes; `order` places it as IOS orders it. */

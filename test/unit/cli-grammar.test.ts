@@ -173,3 +173,30 @@ describe('output modifiers', () => {
     expect(bad.split('\n')[0]!.indexOf('^')).toBe('R1#show lines | '.length);
   });
 });
+
+describe('per-router visibility', () => {
+  it('hides a command whose when() says no: absent from help, completion and matching', async () => {
+    type Ctx = { hasSlot: boolean };
+    const f: Feature<Ctx> = {
+      name: 'vis',
+      commands: [
+        { mode: 'exec', syntax: 'show slot0:', help: { 'slot0:': 'PCMCIA slot0' }, when: (c) => c.hasSlot, run: (ctx) => ctx.print('slot0 here') },
+        { mode: 'exec', syntax: 'show version', help: { version: 'System hardware and software status' }, run: (ctx) => ctx.print('v') },
+      ],
+    };
+    const engine = new CliEngine<Ctx>([f]);
+    const mk = (hasSlot: boolean) => {
+      let out = '';
+      const s = new CliSession<Ctx>({ engine, context: { hasSlot }, hostname: () => 'R1' }, { user: 'u', lineName: 'vty0', privilege: 15, interactive: false, out: (t) => (out += t) });
+      return { s, run: async (l: string) => ((out = ''), s.submit(l), await s.idle(), out) };
+    };
+    const isr = mk(false);
+    expect(isr.s.help('show ')).not.toContain('slot0:');
+    expect(isr.s.complete('show sl')).toBeUndefined();
+    expect(await isr.run('show slot0:')).toContain("% Invalid input detected at '^' marker.");
+    const c3900 = mk(true);
+    expect(c3900.s.help('show ')).toContain('  slot0:   PCMCIA slot0');
+    expect(c3900.s.complete('show sl')).toBe('show slot0: ');
+    expect(await c3900.run('show slot0:')).toContain('slot0 here');
+  });
+});

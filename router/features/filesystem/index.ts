@@ -173,6 +173,7 @@ function showDeviceCommands(): CommandDef<Router>[] {
     syntax: `show ${prefix} [partition <n:1-8>]`,
     help: { [prefix]: `display information about ${prefix} file system`, partition: 'Partition number', n: 'Partition number' },
     run: (ctx: Ctx) => showDevice(ctx, prefix),
+    when: (r: Router) => r.fs.get(prefix.slice(0, -1)) !== undefined,
   }));
   // `show flash` without the colon is accepted too (an exact keyword beats the `flash0:` prefixes).
   cmds.push({ mode: 'exec', syntax: 'show flash [partition <n:1-8>]', help: { flash: 'display information about flash: file system' }, run: (ctx) => showDevice(ctx, 'flash:') });

@@ -335,7 +335,7 @@ export const systemFeature: Feature<Router> = {
     {
       mode: 'exec',
       syntax: 'clock set <time> <a> <b> <year:1993-2035>',
-      help: { set: 'Set the time and date', time: 'Current Time (hh:mm:ss)' },
+      help: { clock: 'Manage the system clock', set: 'Set the time and date', time: 'Current Time (hh:mm:ss)' },
       run(ctx) {
         const local = parseClockSet(ctx.args.time!, ctx.args.a!, ctx.args.b!, ctx.args.year!);
         if (!local) throw new CliError('% Invalid input detected: use clock set hh:mm:ss day month year');
