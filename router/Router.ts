@@ -190,6 +190,30 @@ export class Router {
     return s;
   }
 
+  /** Timers features set on the lab clock; a reload or power-off cancels them all. */
+  private readonly timers = new Set<() => void>();
+
+  /**
+   * Runs `fn` when the router's clock reaches `at`, unless the router reloads first (a
+   * scheduled reload, like everything in RAM, does not survive a reload).
+   */
+  at(at: Date, fn: () => void): () => void {
+    const cancel = this.clock.at(at, () => {
+      this.timers.delete(cancel);
+      fn();
+    });
+    this.timers.add(cancel);
+    return () => {
+      this.timers.delete(cancel);
+      cancel();
+    };
+  }
+
+  private cancelTimers(): void {
+    for (const c of this.timers) c();
+    this.timers.clear();
+  }
+
   featureState<T>(feature: string, init: () => T): T {
     let s = this.featureStates.get(feature) as T | undefined;
     if (s === undefined) this.featureStates.set(feature, (s = init()));
@@ -287,6 +311,7 @@ export class Router {
 
   powerOff(): void {
     this.bootTimer?.();
+    this.cancelTimers();
     for (const s of [...this.sessions]) s.close();
     this.state = 'stopped';
     this.notifyState();
@@ -298,6 +323,7 @@ export class Router {
    */
   reload(reason = 'Reload Command', returnedToRomBy = 'Reload Command'): void {
     const when = this.clock.now();
+    this.cancelTimers();
     for (const s of [...this.sessions]) s.close();
     this.state = 'booting';
     this.lastReloadReason = reason;

@@ -43,6 +43,20 @@ describe('reload scheduling (S3.7)', () => {
     expect(await t.router.fs.get('nvram')!.readText('startup-config')).toContain('hostname EDGE1');
   });
 
+  it('a reload in between forgets the scheduled one, as IOS does', async () => {
+    const t = await makeTestRouter();
+    await t.run('write memory');
+    await t.run('reload in 10', '');
+    t.router.reload();
+    t.clock.advance(1);
+    await t.router.waitFor(['running'], 5_000);
+    const booted = t.router.bootedAt!.getTime();
+    expect(await t.run('show reload')).toBe('No reload is scheduled.\n');
+    t.clock.advance(11 * 60_000);
+    expect(t.router.state).toBe('running');
+    expect(t.router.bootedAt!.getTime()).toBe(booted);
+  });
+
   it('declining the confirm schedules nothing', async () => {
     const t = await makeTestRouter();
     await t.run('write memory');

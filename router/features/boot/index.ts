@@ -80,11 +80,11 @@ export function scheduleReload(r: Router, at: Date, by: string, form: 'in' | 'at
   for (const before of [5 * 60_000, 60_000]) {
     const t = at.getTime() - before;
     if (t > now) {
-      p.cancel.push(r.clock.at(new Date(t), () => broadcast(r, banner(`SHUTDOWN in 0:0${before / 60_000}:00`))));
+      p.cancel.push(r.at(new Date(t), () => broadcast(r, banner(`SHUTDOWN in 0:0${before / 60_000}:00`))));
     }
   }
   p.cancel.push(
-    r.clock.at(at, () => {
+    r.at(at, () => {
       state(r).pending = undefined;
       broadcast(r, banner('SHUTDOWN NOW'));
       reloadNow(r, by, reason ?? 'Reload Command');
