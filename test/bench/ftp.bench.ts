@@ -1,21 +1,33 @@
 /**
- * FTP throughput, side by side in one run (the machines are noisy: compare ratios, not runs):
- *   lab FtpServer -> curl      vs  vsftpd -> curl
- *   FtpTransferClient <- vsftpd vs curl <- vsftpd
- * Loopback only, bounded: one file (64 MiB, FLASHLAB_BENCH_MB overrides), 3 runs each, median.
+ * FTP throughput, side by side in one run (the machines are noisy: compare ratios, not runs).
+ * Peers: vsftpd (Debian) as the server, curl as the client:
+ *   lab FtpServer -> curl       vs  vsftpd -> curl
+ *   FtpTransferClient <- vsftpd vs  curl <- vsftpd
+ * Loopback only, bounded: one file (512 MiB, FLASHLAB_BENCH_MB overrides), one untimed
+ * warm-up round, then 3 rounds (FLASHLAB_BENCH_RUNS), contenders interleaved, median.
+ * A transfer takes ~0.2-0.5 s here: at the old 64 MiB it took 30 ms, where one scheduler
+ * hiccup moved the figure tenfold. Servers run on one CPU, clients on the other (taskset):
+ * unpinned, vsftpd now and then halved as it and curl landed together. Pinned, this node
+ * process (all its threads) has one CPU where vsftpd, single-threaded, loses nothing: the
+ * lab figures come out ~15% under unpinned ones (FLASHLAB_BENCH_PIN=0 shows those).
  *
- *   npx tsx -e "import('./test/bench/ftp.bench.ts').then(m=>m.run())"
+ *   npm run bench -- ftp
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
 import { FtpServer } from '../../servers/ftp/FtpServer.ts';
 import { randomLoopback } from '../helpers/net.ts';
-import { curlGet, startVsftpd } from '../helpers/peers.ts';
+import { requireBinary, runCommand, startVsftpd } from '../helpers/peers.ts';
+import { benchMiB, median, pinning, ratio, table } from './common.ts';
 
-/** Writes `bytes` of random data in 1 MiB slices (no 64 MiB buffer held at once). */
+const RUNS = Math.max(1, Math.min(25, Number(process.env.FLASHLAB_BENCH_RUNS ?? 3) || 3));
+/** FTP streams (both sides busy at once): each side gets a CPU of its own. */
+const PIN = pinning('split');
+
+/** Writes `bytes` of random data in 1 MiB slices (no whole-file buffer held at once). */
 function writeRandomFile(file: string, bytes: number): void {
   const fd = openSync(file, 'w');
   try {
@@ -29,8 +41,15 @@ function writeRandomFile(file: string, bytes: number): void {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds;
+
+/** curl on the client CPU, to /dev/null; its own byte count and total time. */
+async function curlGet(url: string): Promise<{ bytes: number; seconds: number }> {
+  const [cmd, args] = PIN.wrap(PIN.clientCpu, requireBinary('curl', 'curl'), ['-sS', '--fail', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', url]);
+  const out = await runCommand(cmd, args);
+  const [bytes, seconds] = out.trim().split(/\s+/).map(Number);
+  return { bytes: bytes!, seconds: seconds! };
+}
 
 async function clientGet(host: string, port: number, file: string): Promise<{ bytes: number; seconds: number }> {
   const t0 = performance.now();
@@ -41,12 +60,16 @@ async function clientGet(host: string, port: number, file: string): Promise<{ by
 }
 
 export async function run(): Promise<void> {
-  const mb = Number(process.env.FLASHLAB_BENCH_MB ?? 64);
-  if (!(mb > 0 && mb <= 1024)) throw new Error('FLASHLAB_BENCH_MB must be between 1 and 1024');
+  const mb = benchMiB(512, 1024);
   const size = Math.round(mb * 1024 * 1024);
-  const RUNS = 3;
+  console.log('FTP: flashlab FtpServer / FtpTransferClient vs peers vsftpd (Debian) and curl');
+  console.log(`loopback, ${mb} MiB file, median of ${RUNS} after 1 warm-up round, contenders interleaved; MB/s = 10^6 bytes/s`);
+  console.log(PIN.describe);
+  if (PIN.on) console.log('  (this node process, every thread, moves to the CPU of the side it plays in each transfer)');
 
   const vs = await startVsftpd({ address: randomLoopback(), write: false });
+  // Sessions are forked per login: they inherit the server CPU.
+  if (vs.proc.pid) PIN.pin(vs.proc.pid, PIN.serverCpu);
   const labRoot = mkdtempSync(path.join(tmpdir(), 'flashlab-benchftp-'));
   const labAddress = randomLoopback();
   const pasv = randomInt(20000, 60000);
@@ -64,38 +87,48 @@ export async function run(): Promise<void> {
     writeRandomFile(path.join(vs.root, file), size);
     writeRandomFile(path.join(labRoot, 'pub', file), size);
 
-    const rows: Array<{ name: string; samples: number[] }> = [
-      { name: 'lab FtpServer -> curl', samples: [] },
-      { name: 'vsftpd -> curl', samples: [] },
-      { name: 'FtpTransferClient <- vsftpd', samples: [] },
-      { name: 'curl <- vsftpd', samples: [] },
-    ];
     const check = (r: { bytes: number; seconds: number }) => {
       if (r.bytes !== size) throw new Error(`short transfer: ${r.bytes} of ${size} bytes`);
       return mbps(r.bytes, r.seconds);
     };
-    // Interleaved, so a noisy moment hits every contender alike.
-    for (let i = 0; i < RUNS; i++) {
-      rows[0]!.samples.push(check(await curlGet(`ftp://anonymous:bench@${labAddress}:${lab.port}/${file}`)));
-      const vsCurl = check(await curlGet(`ftp://anonymous:bench@${vs.address}:${vs.port}/${file}`));
-      rows[1]!.samples.push(vsCurl);
-      rows[3]!.samples.push(vsCurl);
-      rows[2]!.samples.push(check(await clientGet(vs.address, vs.port, file)));
-    }
-    const med = rows.map((r) => median(r.samples));
-    const fmt = (x: number) => x.toFixed(1).padStart(8);
-    const lines = [
-      `FTP throughput, ${mb} MiB file, median of ${RUNS} runs, MB/s (10^6 bytes/s), loopback`,
-      '',
-      `${'transfer'.padEnd(30)}${'MB/s'.padStart(8)}   runs`,
-      ...rows.map((r, i) => `${r.name.padEnd(30)}${fmt(med[i]!)}   ${r.samples.map((s) => s.toFixed(0)).join(' / ')}`),
-      '',
-      `${'ratio'.padEnd(44)}${'value'.padStart(7)}  goal`,
-      `${'lab FtpServer / vsftpd (served to curl)'.padEnd(44)}${(med[0]! / med[1]!).toFixed(2).padStart(7)}  >= 0.90`,
-      `${'FtpTransferClient / curl (from vsftpd)'.padEnd(44)}${(med[2]! / med[3]!).toFixed(2).padStart(7)}  >= 0.80`,
+    // This process sits with the side it plays: the server CPU when it serves (or idles), the
+    // client CPU when it fetches.
+    const contenders = [
+      { name: 'lab FtpServer -> curl', self: PIN.serverCpu, go: () => curlGet(`ftp://anonymous:bench@${labAddress}:${lab.port}/${file}`) },
+      { name: 'vsftpd -> curl', self: PIN.serverCpu, go: () => curlGet(`ftp://anonymous:bench@${vs.address}:${vs.port}/${file}`) },
+      { name: 'FtpTransferClient <- vsftpd', self: PIN.clientCpu, go: () => clientGet(vs.address, vs.port, file) },
     ];
-    console.log(lines.join('\n'));
+    const samples: number[][] = contenders.map(() => []);
+    for (let round = 0; round <= RUNS; round++) {
+      for (const [i, c] of contenders.entries()) {
+        PIN.pin(process.pid, c.self);
+        const v = check(await c.go());
+        if (round > 0) samples[i]!.push(v); // round 0 warms JIT, page cache and both daemons
+      }
+    }
+    PIN.pin(process.pid, 'all');
+    const med = samples.map(median);
+    const [labSrv, vsCurl, ours] = med as [number, number, number];
+    console.log('');
+    console.log(
+      table(
+        ['transfer', 'MB/s', 'runs'],
+        // curl <- vsftpd is the vsftpd -> curl measurement, read from the client side.
+        [...contenders.map((c, i) => [c.name, med[i]!.toFixed(1), samples[i]!.map((x) => x.toFixed(0)).join(' / ')]), ['curl <- vsftpd', vsCurl.toFixed(1), 'as vsftpd -> curl']],
+      ),
+    );
+    console.log('\nratios (above 1.00x: flashlab faster)');
+    console.log(
+      table(
+        ['ratio', 'value', 'goal'],
+        [
+          ['lab FtpServer / vsftpd (served to curl)', ratio(labSrv, vsCurl), '>= 0.90x'],
+          ['FtpTransferClient / curl (from vsftpd)', ratio(ours, vsCurl), '>= 0.80x'],
+        ],
+      ),
+    );
   } finally {
+    PIN.pin(process.pid, 'all');
     await lab.stop().catch(() => {});
     await vs.stop();
     rmSync(labRoot, { recursive: true, force: true });

@@ -141,6 +141,8 @@ export interface Vsftpd {
   port: number;
   /** Anonymous root: files go here (anonymous logins, any password). */
   root: string;
+  /** The listening daemon (benchmarks pin it to a CPU; its per-session children inherit that). */
+  proc: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -209,7 +211,7 @@ export async function startVsftpd(opts: { address?: string; write?: boolean } = 
     await stop();
     throw e;
   }
-  return { address, port, root, stop };
+  return { address, port, root, proc: child, stop };
 }
 
 export interface TftpdHpa {
