@@ -184,10 +184,8 @@ export class Router {
     return engine();
   }
 
-
   private freshSystem(): SystemConfig {
-    const s = defaultSystemConfig(this.name);
-    return s;
+    return defaultSystemConfig(this.name);
   }
 
   /** Timers features set on the lab clock; a reload or power-off cancels them all. */
@@ -218,10 +216,6 @@ export class Router {
     let s = this.featureStates.get(feature) as T | undefined;
     if (s === undefined) this.featureStates.set(feature, (s = init()));
     return s;
-  }
-
-  resetFeatureState(feature: string): void {
-    this.featureStates.delete(feature);
   }
 
   /** The running configuration as IOS prints it. */
@@ -304,7 +298,7 @@ export class Router {
 
   // ---- life cycle -----------------------------------------------------------------------
 
-  /** Power on: boots at once (lab start), or after the simulated boot time (reload). */
+  /** Power on: boots at once (a lab starting); a reload waits the simulated boot time instead. */
   async powerOn(): Promise<void> {
     await this.boot();
   }
