@@ -6,6 +6,7 @@
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
 import type { SessionOptions } from '../cli/CliSession.ts';
+import { type ScpRouter, scpExec } from '../features/scp/index.ts';
 import { type EditorSession, LineEditor } from './LineEditor.ts';
 
 const { Server, utils } = ssh2;
@@ -18,8 +19,8 @@ export interface SshCliSession extends EditorSession {
   idle(): Promise<void>;
 }
 
-/** What the SSH server needs from a router (Router provides it). */
-export interface SshRouter {
+/** What the SSH server needs from a router (Router provides it); ScpRouter for `scp` execs. */
+export interface SshRouter extends ScpRouter {
   readonly state: string;
   authenticate(user: string, password: string): boolean;
   openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): SshCliSession;
@@ -203,6 +204,12 @@ export class RouterSshServer {
       if (started || !this.accepting()) return reject?.();
       started = true;
       const channel = accept();
+      // scp pushes/pulls (Netmiko, Ansible net_put) speak the scp protocol, not CLI lines.
+      if (/^\s*scp\s/.test(info.command)) {
+        const r = this.opts.router;
+        void scpExec(r, info.command, channel, r.system.users.get(user)?.privilege ?? 1);
+        return;
+      }
       void this.runExec(channel, user, peer, info.command);
     });
   }

@@ -9,9 +9,10 @@ import { copyFeature } from './copy/index.ts';
 import { coreFeature } from './core/index.ts';
 import { filesystemFeature } from './filesystem/index.ts';
 import { netFeature } from './net/index.ts';
+import { scpFeature } from './scp/index.ts';
 import { systemFeature } from './system/index.ts';
 import { versionFeature } from './version/index.ts';
 
-export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature, netFeature, copyFeature];
+export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature, netFeature, copyFeature, scpFeature];
 
 setRouterFeatures(allFeatures);
