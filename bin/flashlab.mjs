@@ -3,4 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../lab/cli/main.ts');
+const { main } = await import('../lab/cli/main.ts');
+await main();

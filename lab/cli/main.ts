@@ -389,5 +389,3 @@ export async function main(argv = process.argv): Promise<void> {
     process.exitCode = e instanceof CliError ? e.code : 1;
   }
 }
-
-await main();

@@ -157,7 +157,11 @@ const TftpFields = {
 
 export const DnsFaultsSchema = z.strictObject({
   down: z.boolean().optional(),
-  nxdomain: z.array(z.string()).optional(),
+  /** Names answered NXDOMAIN: a list, or one name. */
+  nxdomain: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .optional(),
 });
 
 const DnsFields = {
