@@ -127,6 +127,10 @@ describe('embedded lab', () => {
     lab.setFaults('tftp', { 'stall-after-bytes': '2MB', 'drop-every-n': 3 });
     expect(tftp.faults).toMatchObject({ stallAfterBytes: 2 * 1024 * 1024, dropEveryN: 3 });
     lab.setFaults('tftp', {});
+    const dns = lab.server('dns') as unknown as { faults: Record<string, unknown> };
+    lab.setFaults('dns', { nxdomain: 'tftp.lab.local' });
+    expect(dns.faults).toMatchObject({ nxdomain: ['tftp.lab.local'] });
+    lab.setFaults('dns', {});
     expect(() => lab.setFaults('tftp', { 'drop-everything': true })).toThrow(/bad faults/);
     expect(() => lab.setFaults('ftp', { 'rate-limit': 'fast' })).toThrow(/expected a size/);
     expect(Array.isArray(lab.logs('tftp'))).toBe(true);
