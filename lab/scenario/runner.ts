@@ -650,6 +650,13 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const stateDir = mkdtempSync(join(root, 'flashlab-scenario-'));
   let lab: Lab | undefined;
   let run: ScenarioRun | undefined;
+  // Ctrl-C mid-run: the lab dies with the process, but its temporary state must not linger.
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!opts.keepState) rmSync(stateDir, { recursive: true, force: true });
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const topology = opts.subnet ? relocate(scenario.topology, opts.subnet) : scenario.topology;
     try {
@@ -688,6 +695,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       emit({ type: 'step-end', scenario, result: r });
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await run?.close();
     try {
       await lab?.stop();
