@@ -173,6 +173,11 @@ describe('Ansible cisco.ios against a lab router', () => {
       ansible_net_filesystems: ['bootflash:'],
       ansible_net_filesystems_info: { 'bootflash:': { spacetotal_kb: total / 1024, spacefree_kb: free / 1024 } },
     });
+    // Memory facts come from `show memory statistics`' Processor line (total and free, in MB).
+    const memTotalMb = (router.platform.hardware.mainMemoryK * 1024) / 1024 / 1024;
+    expect(r.facts!.ansible_facts!.ansible_net_memtotal_mb).toBeCloseTo(memTotalMb, 3);
+    expect(r.facts!.ansible_facts!.ansible_net_memfree_mb).toBeGreaterThan(0);
+    expect(r.facts!.ansible_facts!.ansible_net_memfree_mb).toBeLessThan(memTotalMb);
 
     // ios_command: become reached privilege 15; outputs arrive without echo or prompt.
     const [version, dirOut, priv] = r.commands!.stdout!;
