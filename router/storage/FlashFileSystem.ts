@@ -188,6 +188,11 @@ export class FlashFileSystem {
     return this.store.md5(this.fileNode(path).hash!);
   }
 
+  /** Any other digest is computed from the stored bytes each time (`verify /sha512`). */
+  digest(path: string, algorithm: 'sha512'): Promise<string> {
+    return this.store.digest(this.fileNode(path).hash!, algorithm);
+  }
+
   // ---------------------------------------------------------------- writing
 
   /**

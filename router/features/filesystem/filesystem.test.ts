@@ -326,6 +326,21 @@ describe('verify /md5', () => {
   });
 });
 
+describe('verify /sha512', () => {
+  it('gives the real SHA-512 on IOS XE, in the /md5 line shapes', async () => {
+    const { r } = makeRouter('isr4321');
+    const data = randomBytes(100_000);
+    await put(r.fs.get('bootflash')!, 'img.bin', data);
+    const sha = createHash('sha512').update(data).digest('hex');
+    expect(await run(r, 'verify /sha512 bootflash:img.bin')).toBe(`.Done!\nverify /sha512 (bootflash:img.bin) = ${sha}\n`);
+    expect(await run(r, `verify /sha512 bootflash:img.bin ${sha}`)).toBe(`.Done!\nVerified (bootflash:img.bin) = ${sha}\n`);
+  });
+  it('does not exist on the classic IOS 15 platform', async () => {
+    const { r } = makeRouter('c3900');
+    expect(await run(r, 'verify /sha512 flash0:x')).toContain("% Invalid input detected at '^' marker.");
+  });
+});
+
 describe('squeeze', () => {
   it('is a successful no-op on a file system that frees space on delete', async () => {
     const { r } = makeRouter('isr4321');

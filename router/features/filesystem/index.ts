@@ -284,9 +284,14 @@ function pwd(ctx: Ctx): void {
   ctx.print(`${c.fs.prefix}/${c.path ? `${c.path}/` : ''}`);
 }
 
-// ------------------------------------------------------------------ verify /md5
+// ------------------------------------------------------------------ verify /md5, /sha512
 
-async function verifyMd5(ctx: Ctx): Promise<void> {
+/** `verify /md5` (IOS_REFERENCE §5.1) and `verify /sha512` (IOS XE 16.5+: 128 hex digits, same lines). */
+function verifyDigest(algorithm: 'md5' | 'sha512') {
+  return (ctx: Ctx) => verifyFile(ctx, algorithm);
+}
+
+async function verifyFile(ctx: Ctx, algorithm: 'md5' | 'sha512'): Promise<void> {
   let url = ctx.args.path!;
   let loc = resolveUrl(ctx, url);
   if (loc.path === '' && hasPrefix(url)) {
@@ -299,13 +304,13 @@ async function verifyMd5(ctx: Ctx): Promise<void> {
   if (!entry) throw new CliError(`%Error opening ${fullName(loc)} (No such file or directory)`);
   if (entry.isDir) throw new CliError(`%Error opening ${fullName(loc)} (Is a directory)`);
   // The md5 was computed from the real bytes when they were stored; IOS prints dots while it reads.
-  const md5 = await loc.fs.md5(loc.path);
+  const md5 = algorithm === 'md5' ? await loc.fs.md5(loc.path) : await loc.fs.digest(loc.path, algorithm);
   ctx.write(progressMarks(entry.size, '.'));
   ctx.print('Done!');
   // The file is named as typed when it had a prefix (`bootflash:test1.bin`), else with the device's.
   const shown = hasPrefix(url) ? url : `${loc.fs.prefix}${loc.path}`;
   const expected = ctx.args.hash?.toLowerCase();
-  if (expected === undefined) ctx.print(`verify /md5 (${shown}) = ${md5}`);
+  if (expected === undefined) ctx.print(`verify /${algorithm} (${shown}) = ${md5}`);
   else if (expected === md5) ctx.print(`Verified (${shown}) = ${md5}`);
   else ctx.print([`%Error verifying ${shown}`, `Computed signature = ${md5}`, `Submitted signature = ${ctx.args.hash}`].join('\n'));
 }
@@ -433,7 +438,15 @@ export const filesystemFeature: Feature<Router> = {
       mode: 'exec',
       syntax: 'verify /md5 <path> [<hash>]',
       help: { verify: 'Verify a file', '/md5': 'Compute an MD5 signature for a file', path: 'File to verify', hash: 'Expected MD5 signature' },
-      run: verifyMd5,
+      run: verifyDigest('md5'),
+    },
+    {
+      mode: 'exec',
+      syntax: 'verify /sha512 <path> [<hash>]',
+      help: { '/sha512': 'Compute a SHA-512 signature for a file', path: 'File to verify', hash: 'Expected SHA-512 signature' },
+      // IOS XE from 16.5 on; the classic IOS 15 image has only /md5.
+      when: (r: Router) => r.platform.family === 'iosxe',
+      run: verifyDigest('sha512'),
     },
     {
       mode: 'exec',
