@@ -26,6 +26,7 @@ import {
   peekBlock,
   peekOpcode,
   type TftpOptions,
+  type TftpPacket,
 } from './packets.ts';
 import {
   ackPacket,
@@ -137,34 +138,14 @@ class ClientTransfer {
   // ---- download -------------------------------------------------------------------
 
   async download(): Promise<Download> {
-    const s = this.s;
     this.checkAborted();
     await this.openSocket();
     try {
-      let offer = this.offer(undefined);
-      for (;;) {
-        const { msg, peer } = await this.firstReply(encodeRequest('RRQ', s.path, 'octet', offer));
-        const d = decode(msg);
-        if (!d.ok) throw this.protocol(peer, 'malformed first reply');
-        const p = d.packet;
-        if (p.op === 'ERROR') {
-          // RFC 2347: a server that rejects the options may answer ERROR 8; try plain.
-          if (p.code === ERR.OPTION_NEGOTIATION && offer.length > 0) {
-            offer = [];
-            continue;
-          }
-          throw peerError(p.code, p.message, 'open');
-        }
-        if (p.op === 'OACK') {
-          const n = this.accept(p.options, offer, peer);
-          return this.receive(peer, n, null);
-        }
-        if (p.op === 'DATA' && p.block === 1) {
-          // The server ignored our options: plain RFC 1350, 512-byte blocks, lock-step.
-          return this.receive(peer, { blksize: DEFAULT_BLKSIZE, windowsize: 1 }, p.data);
-        }
-        throw this.protocol(peer, `unexpected ${p.op} in reply to RRQ`);
-      }
+      const { peer, packet: p, offer } = await this.request('RRQ', this.offer(undefined));
+      if (p.op === 'OACK') return this.receive(peer, this.accept(p.options, offer, peer), null);
+      // The server ignored our options: plain RFC 1350, 512-byte blocks, lock-step.
+      if (p.op === 'DATA' && p.block === 1) return this.receive(peer, { blksize: DEFAULT_BLKSIZE, windowsize: 1 }, p.data);
+      throw this.protocol(peer, `unexpected ${p.op} in reply to RRQ`);
     } catch (err) {
       this.close();
       throw err;
@@ -246,32 +227,11 @@ class ClientTransfer {
     await this.openSocket();
     let src: StreamSource | null = null;
     try {
-      let offer = this.offer(size);
+      const { peer, packet: p, offer } = await this.request('WRQ', this.offer(size));
       let n: Negotiated;
-      let peer: Peer;
-      for (;;) {
-        const r = await this.firstReply(encodeRequest('WRQ', s.path, 'octet', offer));
-        peer = r.peer;
-        const d = decode(r.msg);
-        if (!d.ok) throw this.protocol(peer, 'malformed first reply');
-        const p = d.packet;
-        if (p.op === 'ERROR') {
-          if (p.code === ERR.OPTION_NEGOTIATION && offer.length > 0) {
-            offer = [];
-            continue;
-          }
-          throw peerError(p.code, p.message, 'open');
-        }
-        if (p.op === 'OACK') {
-          n = this.accept(p.options, offer, peer);
-          break;
-        }
-        if (p.op === 'ACK' && p.block === 0) {
-          n = { blksize: DEFAULT_BLKSIZE, windowsize: 1 };
-          break;
-        }
-        throw this.protocol(peer, `unexpected ${p.op} in reply to WRQ`);
-      }
+      if (p.op === 'OACK') n = this.accept(p.options, offer, peer);
+      else if (p.op === 'ACK' && p.block === 0) n = { blksize: DEFAULT_BLKSIZE, windowsize: 1 };
+      else throw this.protocol(peer, `unexpected ${p.op} in reply to WRQ`);
       this.phase = 'write';
       const ch = new Channel(this.sock!, peer);
       this.ch = ch;
@@ -322,6 +282,28 @@ class ClientTransfer {
   }
 
   // ---- shared ---------------------------------------------------------------------
+
+  /**
+   * Sends the request and returns the server's first answer that is not an error. A server
+   * that refuses the options (RFC 2347: ERROR 8) is asked again without them.
+   */
+  private async request(
+    op: 'RRQ' | 'WRQ',
+    offer: Array<[string, string]>,
+  ): Promise<{ peer: Peer; packet: TftpPacket; offer: Array<[string, string]> }> {
+    for (;;) {
+      const { msg, peer } = await this.firstReply(encodeRequest(op, this.s.path, 'octet', offer));
+      const d = decode(msg);
+      if (!d.ok) throw this.protocol(peer, 'malformed first reply');
+      const p = d.packet;
+      if (p.op !== 'ERROR') return { peer, packet: p, offer };
+      if (p.code === ERR.OPTION_NEGOTIATION && offer.length > 0) {
+        offer = [];
+        continue;
+      }
+      throw peerError(p.code, p.message, 'open');
+    }
+  }
 
   private offer(tsize: number | undefined): Array<[string, string]> {
     const s = this.s;
