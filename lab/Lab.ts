@@ -29,11 +29,8 @@ import type { FtpServer } from '../servers/ftp/FtpServer.ts';
 import type { TftpServer } from '../servers/tftp/TftpServer.ts';
 import { LabClock } from './clock/LabClock.ts';
 import { pidAlive } from './control/client.ts';
-import { DnsNode } from './kinds/dns.ts';
 import { ServerNode } from './kinds/ServerNode.ts';
-import { FtpNode } from './kinds/ftp.ts';
 import { RouterNode } from './kinds/router.ts';
-import { TftpNode } from './kinds/tftp.ts';
 import { EmbeddedRuntime } from './runtime/embedded.ts';
 import type { LabNode, NodeInfo } from './runtime/types.ts';
 import { loadTopology, resolveTopology } from './topology/load.ts';
@@ -125,11 +122,9 @@ export class Lab {
 
   server(name: string): FtpServer | TftpServer | DnsServer {
     const n = this.node(name);
-    if (!(n instanceof FtpNode || n instanceof TftpNode || n instanceof DnsNode)) {
-      throw new Error(`node "${name}" is a ${n.kind} node, not a server`);
-    }
+    if (!(n instanceof ServerNode)) throw new Error(`node "${name}" is a ${n.kind} node, not a server`);
     if (!n.server) throw new Error(`server "${name}" is not running`);
-    return n.server;
+    return n.server as FtpServer | TftpServer | DnsServer;
   }
 
   /** The folder a file server (ftp, tftp) serves: its files as the server's disk holds them. */

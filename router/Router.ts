@@ -245,7 +245,7 @@ export class Router {
         hostname: () => this.system.hostname,
         preAnswer: (d: Dialog) => this.preAnswer(d),
         onConfigExit: (s) =>
-          this.log.emit('SYS', 5, 'CONFIG_I', `Configured from ${s.lineName === 'console' ? 'console' : `console by ${s.user} on ${s.lineName}${s.peer ? ` (${s.peer})` : ''}`}`),
+          this.log.emit('SYS', 5, 'CONFIG_I', `Configured from ${s.lineName === 'console' ? 'console' : `console by ${s.origin()}`}`),
       },
       {
         ...opts,

@@ -80,6 +80,11 @@ export class CliSession<C> {
     this.stack = [{ id: opts.privilege >= 15 ? 'exec' : 'user' }];
   }
 
+  /** Who is typing, as IOS's syslog and reload lines name them: `admin on vty0 (10.0.0.5)`, or `console`. */
+  origin(): string {
+    return this.lineName === 'console' ? 'console' : `${this.user} on ${this.lineName}${this.peer ? ` (${this.peer})` : ''}`;
+  }
+
   get mode(): string {
     return this.stack[this.stack.length - 1]!.id;
   }

@@ -30,10 +30,6 @@ const state = (r: Router) => r.featureState<BootState>('boot', () => ({}));
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
-export function requester(ctx: Ctx): string {
-  const s = ctx.session;
-  return s.lineName === 'console' ? 'console' : `${s.user} on ${s.lineName}${s.peer ? ` (${s.peer})` : ''}`;
-}
 
 /** `2 hours and 25 minutes`, `9 minutes`, `1 hour and 1 minute` (minutes rounded down). */
 export function formatIn(ms: number): string {
@@ -212,7 +208,7 @@ export const bootFeature: Feature<Router> = {
       help: { reload: 'Halt and perform a cold restart', reason: 'Reload reason' },
       async run(ctx) {
         if (!(await confirmReload(ctx))) return;
-        reloadNow(ctx.router, requester(ctx), ctx.args.why ?? 'Reload Command');
+        reloadNow(ctx.router, ctx.session.origin(), ctx.args.why ?? 'Reload Command');
       },
     },
     {
@@ -224,7 +220,7 @@ export const bootFeature: Feature<Router> = {
         if (minutes === undefined) throw new CliError(`% Invalid input detected: ${ctx.args.when} (use mmm or hhh:mm, at most 24 days)`);
         const r = ctx.router;
         const at = new Date(r.clock.now().getTime() + minutes * 60_000);
-        const by = requester(ctx);
+        const by = ctx.session.origin();
         const lines = [`Reload scheduled in ${formatIn(minutes * 60_000)} by ${by}`];
         if (ctx.args.why) lines.push(`Reload reason: ${ctx.args.why}`);
         if (!(await confirmReload(ctx, lines))) return;
@@ -240,7 +236,7 @@ export const bootFeature: Feature<Router> = {
         const at = parseAt(r, ctx.args.time!, ctx.args.a, ctx.args.b);
         if (!at) throw new CliError('% Invalid input detected: use reload at hh:mm [month day | day month]');
         if (at.getTime() - r.clock.now().getTime() > 24 * 24 * 3600_000) throw new CliError('% Reload time is too far in the future (at most 24 days)');
-        const by = requester(ctx);
+        const by = ctx.session.origin();
         const lines = [`Reload scheduled for ${r.log.formatLongTime(at)} (in ${formatIn(at.getTime() - r.clock.now().getTime())}) by ${by}`];
         if (ctx.args.why) lines.push(`Reload reason: ${ctx.args.why}`);
         if (!(await confirmReload(ctx, lines))) return;

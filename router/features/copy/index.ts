@@ -235,8 +235,7 @@ async function applyConfig(ctx: Ctx, text: string, from: string): Promise<void> 
     .filter((l) => l.trim() !== '' && l.trim() !== 'end');
   const out = await r.exec(lines, { user: ctx.session.user, mode: 'config' });
   if (out.trim() !== '') ctx.write(out.endsWith('\n') ? out : `${out}\n`);
-  const s = ctx.session;
-  r.log.emit('SYS', 5, 'CONFIG_I', `Configured from ${from} by ${s.lineName === 'console' ? 'console' : `${s.user} on ${s.lineName}${s.peer ? ` (${s.peer})` : ''}`}`);
+  r.log.emit('SYS', 5, 'CONFIG_I', `Configured from ${from} by ${ctx.session.origin()}`);
 }
 
 // ------------------------------------------------------------------ download (server -> router)

@@ -6,17 +6,12 @@
 import { CliError } from '../../cli/CliSession.ts';
 import type { CommandContext, ConfigSection, Feature } from '../../cli/types.ts';
 import type { Router } from '../../Router.ts';
-import { hashSecret, parseSecret } from '../../system/secrets.ts';
+import { parseSecret } from '../../system/secrets.ts';
 import { ConfigOrder } from '../configOrder.ts';
 
 type Ctx = CommandContext<Router>;
 
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
-
-/** The text saved to nvram:startup-config. */
-export function startupConfigText(r: Router): string {
-  return r.configText();
-}
 
 /** Has the configuration changed since the last boot or save? (reload's Save? question) */
 export async function configModified(r: Router): Promise<boolean> {
@@ -28,7 +23,7 @@ export async function saveConfig(ctx: Ctx): Promise<void> {
   ctx.print('Building configuration...');
   const nvram = ctx.router.fs.get('nvram');
   if (!nvram) throw new CliError('%Error opening nvram:startup-config (No device available)');
-  const text = startupConfigText(ctx.router);
+  const text = ctx.router.configText();
   await nvram.writeText('startup-config', text);
   ctx.router.savedConfig = text;
   ctx.print('[OK]');
@@ -253,7 +248,7 @@ export const systemFeature: Feature<Router> = {
       syntax: 'show running-config',
       help: { 'running-config': 'Current operating configuration' },
       run(ctx) {
-        const body = startupConfigText(ctx.router);
+        const body = ctx.router.configText();
         ctx.print('Building configuration...\n');
         ctx.print(`Current configuration : ${Buffer.byteLength(body)} bytes`);
         ctx.print(body.replace(/\n$/, ''));
@@ -378,4 +373,3 @@ export const systemFeature: Feature<Router> = {
   },
 };
 
-export { hashSecret };
