@@ -365,6 +365,8 @@ function answerOversized(client: Connection, session: Session): void {
   const id = (session as unknown as { _chanInfo?: { outgoing?: { id?: number } } })._chanInfo?.outgoing?.id;
   if (!proto || id === undefined) return;
   try {
+    // The request was sent wanting a reply: it is granted, then answered with the error.
+    proto.channelSuccess(id);
     proto.channelData(id, Buffer.from(`${REQUEST_TOO_LONG}\r\n`));
     proto.exitStatus(id, 1);
     proto.channelEOF(id);
@@ -375,6 +377,7 @@ function answerOversized(client: Connection, session: Session): void {
 }
 
 interface ChannelProtocol {
+  channelSuccess(id: number): void;
   channelData(id: number, data: Buffer): void;
   exitStatus(id: number, status: number): void;
   channelEOF(id: number): void;
