@@ -272,14 +272,42 @@ export class RouterSshServer {
     }
     channel.on('error', () => {});
     let ended = false;
-    // Back-pressure: while the client has not taken the output, its input is not read.
-    const editor = new LineEditor({
-      write: (text) => (ended ? true : channel.write(text)),
+    // Output is gathered and sent once per tick: echoing key by key would cost an SSH packet
+    // per key (a 100 KB paste, 100,000 packets). Back-pressure: once the channel holds more
+    // than its high-water mark, the editor stops reading input until it drains.
+    let queued = '';
+    let editorBlocked = false;
+    let channelFull = false;
+    const unblock = () => {
+      if (!editorBlocked) return;
+      editorBlocked = false;
+      editor.drained();
+    };
+    const flush = () => {
+      const text = queued;
+      queued = '';
+      if (ended || text === '') return;
+      if (channel.write(text)) unblock();
+      else channelFull = true;
+    };
+    const editor: LineEditor = new LineEditor({
+      write: (text) => {
+        if (ended) return true;
+        if (queued === '') queueMicrotask(flush);
+        queued += text;
+        const ok = !channelFull && queued.length + channel.writableLength < channel.writableHighWaterMark;
+        if (!ok) editorBlocked = true;
+        return ok;
+      },
       flow: (reading) => (reading ? channel.resume() : channel.pause()),
     });
-    channel.on('drain', () => editor.drained());
+    channel.on('drain', () => {
+      channelFull = false;
+      unblock();
+    });
     const finish = () => {
       if (ended) return;
+      flush(); // the session's last words (the reload banner) go out before the channel ends
       ended = true;
       this.vtys.delete(vty);
       // IOS drops the whole connection when the vty session ends (exit, reload).

@@ -272,6 +272,11 @@ describe('item 6: realism', () => {
     const after = await sshExec(c, 'show version\nshow clock');
     expect(after.out).toContain(`R1 uptime is ${before}\r\n`);
     expect(after.out).toMatch(/\*10:00:\d\d\.\d{3} UTC \w{3} Jan 1 2031/);
+    // Out of range (found by the fuzz: the clock became NaN): refused, the clock unmoved.
+    for (const bad of ['clock set 10:00:00 99999999999 Jan 2030', 'clock set 25:00:00 1 Jan 2030', 'clock set 10:00:00 31 Feb 2030']) {
+      expect(await t.run(bad)).toContain('% Invalid input');
+    }
+    expect((await sshExec(c, 'show clock')).out).toMatch(/^\*10:00:\d\d\.\d{3} UTC \w{3} Jan 1 2031\r\n$/);
     await t.run('clock set 10:00:00 25 November 2026');
   });
 

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EditorSession, LineEditor } from '../../router/access/LineEditor.ts';
 import { generateHostKey, RouterSshServer } from '../../router/access/SshServer.ts';
 import { tuneCopy } from '../../router/features/copy/index.ts';
 import { makeImage } from '../../router/image/format.ts';
@@ -116,7 +117,33 @@ function allowed(line: string): boolean {
   return true;
 }
 
-function lineMaker(rand: () => number) {
+/**
+ * What a pty makes of typed keys: backspaces, Ctrl-W, cursor moves and Tab can turn `logg`
+ * into `lo` (logout). The line is run through a LineEditor whose session only records what
+ * it is handed, completing with the router's own grammar; history keys are left out of pty
+ * lines, since the recalled line depends on the session.
+ */
+function typedLine(keys: string): string {
+  let line = '';
+  const session: EditorSession = {
+    atMore: false,
+    awaiting: 'line',
+    secretInput: false,
+    isClosed: false,
+    history: [],
+    prompt: () => 'R1#',
+    submit: (l) => void (line = l),
+    interrupt: () => {},
+    ctrlZ: () => {},
+    help: () => '',
+    complete: (l) => t.router.engine.complete('exec', l, t.router) ?? t.router.engine.complete('config', l, t.router),
+    moreKey: () => {},
+  };
+  new LineEditor({ write: () => true, session }).input(`${keys}\r`);
+  return line;
+}
+
+function lineMaker(rand: () => number, pty: boolean) {
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
   const real = corpus();
   const mutate = (line: string): string => {
@@ -154,8 +181,9 @@ function lineMaker(rand: () => number) {
       const r = rand();
       const line = r < 0.35 ? pick(real) : r < 0.75 ? mutate(pick(real)) : Array.from({ length: 1 + Math.floor(rand() * 6) }, () => pick(WORDS)).join(' ');
       // One line, as typed: an embedded Enter would make two, a Ctrl-C would drop the batch.
-      const clean = line.replace(/[\r\n\x03]/g, ' ');
-      if (allowed(clean)) return clean;
+      let clean = line.replace(/[\r\n\x03]/g, ' ');
+      if (pty) clean = clean.replace(/\x1b\[[AB]|[\x10\x0e]/g, '');
+      if (allowed(clean) && (!pty || allowed(typedLine(clean)))) return clean;
     }
   };
 }
@@ -203,7 +231,7 @@ afterAll(async () => {
 /** A pty that types batches of lines, then a sentinel it must answer. */
 async function ptyWorker(id: number, lines: number, tally: Tally): Promise<void> {
   const rand = rng(SEED + id);
-  const next = lineMaker(rand);
+  const next = lineMaker(rand, true);
   const c: SshClient = await sshConnect(ADDR, server.port, { username: 'ops', password: 'opspw' });
   const stream = await new Promise<ClientChannel>((resolve, reject) =>
     c.shell({ term: 'vt100', rows: 24, cols: 80 }, (err, s) => (err ? reject(err) : resolve(s))),
@@ -286,7 +314,7 @@ async function ptyWorker(id: number, lines: number, tally: Tally): Promise<void>
 /** One connection sending batches as exec requests, each followed by a sentinel request. */
 async function execWorker(id: number, lines: number, tally: Tally): Promise<void> {
   const rand = rng(SEED + 1000 + id);
-  const next = lineMaker(rand);
+  const next = lineMaker(rand, false);
   const c = await sshConnect(ADDR, server.port, { username: 'ops', password: 'opspw' });
   let gone = false;
   c.on('close', () => (gone = true));

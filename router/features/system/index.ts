@@ -44,8 +44,12 @@ function parseClockSet(time: string, a: string, b: string, year: string): Date |
   if (!t) return undefined;
   const [day, month] = /^\d+$/.test(a) ? [a, b] : [b, a];
   const mi = MONTHS.findIndex((m) => m.startsWith(month!.toLowerCase()) && month!.length >= 3);
-  if (mi < 0 || !/^\d+$/.test(day!)) return undefined;
-  return new Date(Date.UTC(Number(year), mi, Number(day), Number(t[1]), Number(t[2]), Number(t[3])));
+  if (mi < 0 || !/^\d{1,2}$/.test(day!)) return undefined;
+  const [h, m, sec, d] = [Number(t[1]), Number(t[2]), Number(t[3]), Number(day)];
+  if (h > 23 || m > 59 || sec > 59 || d < 1) return undefined;
+  const at = new Date(Date.UTC(Number(year), mi, d, h, m, sec));
+  // 31 February would roll into March: refused, as is any field out of range.
+  return at.getUTCDate() === d ? at : undefined;
 }
 
 export const systemFeature: Feature<Router> = {
