@@ -84,6 +84,23 @@ function corpus(): string[] {
   ];
 }
 
+/**
+ * Issue 13's findings, one per batch in turn (so each meets every mode): random lines hit
+ * them too rarely to be sure of them in a CI-sized run.
+ */
+function triggers(): string[][] {
+  return [
+    [`verify /md5 bootflash:${IMG} | include x`, 'show privilege'],
+    [`verify /sha512 bootflash:${IMG} | i x`, 'show privilege'],
+    ['terminal length 3', 'show version', 'xyzzy', 'show privilege', 'terminal length 0'],
+    ['show priv\x1bO', 'show priv\x1b[', 'show\x1b[1;5Z privilege'],
+    ['mkdir bootflash:a\x01b', `copy tftp://${ADDR}/sm\x07all.bin bootflash:`],
+    ['a'.repeat(1100), '?'.repeat(300)],
+    ['enable', 'enable', 'clock set 10:00:00 99999999999 Jan 2030', 'show clock', 'show version'],
+    [`copy tftp://${ADDR}/small.bin bootflash:trig.bin`, '', 'delete /force bootflash:trig.bin'],
+  ];
+}
+
 const WORDS = [
   'show', 'sh', 'version', 'dir', 'copy', 'tftp:', 'ftp:', 'bootflash:', 'flash:', 'usbflash0:', 'nvram:', 'running-config', 'startup-config',
   'boot', 'system', 'delete', '/force', '/recursive', 'verify', '/md5', '/sha512', 'rename', 'mkdir', 'rmdir', 'more', 'squeeze', 'ip',
@@ -186,6 +203,13 @@ function lineMaker(rand: () => number, pty: boolean) {
       if (allowed(clean) && (!pty || allowed(typedLine(clean)))) return clean;
     }
   };
+}
+
+/** Puts batch b's trigger lines in the middle of it (counted as lines like any other). */
+function withTrigger(batch: string[], b: number): void {
+  const all = triggers();
+  const lines = all[b % all.length]!;
+  batch.splice(Math.floor(batch.length / 2), lines.length, ...lines);
 }
 
 /** The line that starts each batch in a mode: every mode gets its share. */
@@ -332,6 +356,7 @@ async function ptySession(
   for (let b = firstBatch; sent < lines; b++) {
     const batch: string[] = [];
     for (let i = 0; i < PTY_BATCH && sent < lines; i++, sent++) batch.push(next());
+    withTrigger(batch, b);
     const mode = MODES[b % MODES.length]!;
     chunks = [];
     stream.write(['end', 'enable', 'cisco', ...mode, ...batch].map((l) => l + '\r').join(''));
@@ -380,6 +405,7 @@ async function execWorker(id: number, lines: number, tally: Tally): Promise<void
     for (let b = 0; sent < lines; b++) {
       const batch: string[] = [];
       for (let i = 0; i < EXEC_BATCH && sent < lines; i++, sent++) batch.push(next());
+      withTrigger(batch, b);
       const mode = MODES[b % MODES.length]!;
       const r = await bounded(sshExec(c, [...mode, ...batch].join('\n')));
       tally.batches++;
