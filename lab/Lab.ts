@@ -21,7 +21,7 @@
  *   lab.servicePort(addr, svc)    the port a service really listens on
  *   await lab.stop()              stops every node; the state folder stays for the next start
  */
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Router } from '../router/Router.ts';
 import type { DnsServer } from '../servers/dns/DnsServer.ts';
@@ -78,7 +78,7 @@ export class Lab {
     const stateDir = labStateDir(topo.name, opts);
     // Checked before any reset: wiping the state of a running lab would pull flash from under it.
     lock(stateDir, topo.name, () => {
-      if (opts.reset) rmSync(stateDir, { recursive: true, force: true });
+      if (opts.reset) wipeState(stateDir);
       mkdirSync(stateDir, { recursive: true });
     });
     const c = { ...topo.clock, ...opts.clock };
@@ -102,6 +102,14 @@ export class Lab {
 
   get name(): string {
     return this.topology.name;
+  }
+
+  /**
+   * What went wrong while starting that the user must hear (damaged flash metadata or
+   * contents, a well-known port another process holds), one line each; `up` prints them.
+   */
+  get warnings(): readonly string[] {
+    return this.runtime.warnings;
   }
 
   inspect(): NodeInfo[] {
@@ -173,6 +181,17 @@ export class Lab {
       this.clock.dispose();
       unlock(this.stateDir);
     }
+  }
+}
+
+/** The lab's logs (`lab.log`, `lab.log.1`…) outlive a reset: the background lab is writing to one. */
+const KEPT_ON_RESET = /^lab\.log(\.\d+)?$/;
+
+/** `--reset`: everything in the state folder goes except the logs. */
+function wipeState(stateDir: string): void {
+  if (!existsSync(stateDir)) return;
+  for (const entry of readdirSync(stateDir)) {
+    if (!KEPT_ON_RESET.test(entry)) rmSync(join(stateDir, entry), { recursive: true, force: true });
   }
 }
 

@@ -32,6 +32,10 @@ export interface KindContext {
   /** Every node of the lab with the address it really binds (the DNS table). */
   addresses(): { name: string; address: string }[];
   transfer: Record<'tftp' | 'ftp', TransferClient>;
+  /** Something the user must hear about: printed by `flashlab up` (at start) and logged. */
+  warn(line: string): void;
+  /** The lab's log (the background lab's `lab.log`). */
+  log(line: string): void;
 }
 
 export interface KindAdapter<S extends NodeSpec = NodeSpec> {
