@@ -11,6 +11,8 @@ import { platform } from '../../router/platforms/profile.ts';
 import { Router, type LabService } from '../../router/Router.ts';
 import { normalize } from '../../router/storage/FlashFileSystem.ts';
 import { DamagedContentError } from '../../router/storage/types.ts';
+import { SealedEgress } from '../../router/net/Egress.ts';
+import { LoginGuard } from '../../servers/guard/LoginGuard.ts';
 import { BaseNode, type NodeInfo } from '../runtime/types.ts';
 import type { RouterSpec } from '../topology/schema.ts';
 import type { KindAdapter, KindContext } from './registry.ts';
@@ -20,6 +22,8 @@ export class RouterNode extends BaseNode {
   readonly kind = 'router';
   readonly router: Router;
   private ssh?: RouterSshServer;
+  /** Kept across SSH server restarts: a reload does not forgive a guessing address. */
+  private readonly loginGuard: LoginGuard;
 
   constructor(
     readonly spec: RouterSpec,
@@ -27,6 +31,7 @@ export class RouterNode extends BaseNode {
   ) {
     super();
     const profile = platform(spec.platform);
+    this.loginGuard = new LoginGuard({ owner: `${spec.name} ssh`, log: ctx.log });
     this.router = new Router({
       name: spec.name,
       platform: profile,
@@ -39,7 +44,13 @@ export class RouterNode extends BaseNode {
         transfer: ctx.transfer,
         // The lab network: every node of the lab answers, nothing else exists.
         reachable: (address: string) => ctx.addresses().some((n) => n.address === address),
-        report: (line: string) => ctx.log(line),
+        report: (line: string) => ctx.log?.(line),
+        egress: new SealedEgress({
+          owner: spec.name,
+          labAddresses: () => ctx.addresses().map((n) => n.address),
+          external: ctx.external,
+          log: ctx.log,
+        }),
       },
       fsSizes: spec.flash,
       users: spec.users,
@@ -80,7 +91,7 @@ export class RouterNode extends BaseNode {
     this.ssh = await startOnPort(
       22,
       this.ctx.wellKnownPorts,
-      (port) => new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey }),
+      (port) => new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey, loginGuard: this.loginGuard }),
       { address: this.ctx.address, what: `${this.name}'s ssh`, warn: (l) => this.ctx.warn(l) },
     );
     this.ctx.services.set(this.ctx.address, 'ssh', this.ssh.port);

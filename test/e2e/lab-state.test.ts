@@ -74,7 +74,7 @@ describe('damaged flash state', () => {
     expect(cli.stdout).not.toContain(dir);
     expect(cli.stdout).not.toMatch(/ENOENT|\/store\/blobs/);
     expect(flashlab(['down']).code).toBe(0);
-  });
+  }, 240_000);
 
   it('doctor reports, --repair fixes, and the next up is clean', () => {
     const report = flashlab(['doctor', '--lab', 'state-lab']);
@@ -95,7 +95,7 @@ describe('damaged flash state', () => {
     const up = flashlab(['up', topo, '--high-ports']);
     expect(up.stderr).toBe('');
     expect(flashlab(['exec', 'r1', 'dir bootflash:']).stdout).not.toContain('notes.cfg');
-  });
+  }, 240_000);
 });
 
 describe('a damaged control file', () => {
@@ -113,7 +113,7 @@ describe('a damaged control file', () => {
     expect(forced.stdout).toMatch(/lab state-lab: process \d+ ended/);
     expect(existsSync(control)).toBe(false);
     expect(flashlab(['inspect']).stderr).toMatch(/no lab is running/);
-  });
+  }, 240_000);
 });
 
 describe('up --reset', () => {
@@ -128,5 +128,5 @@ describe('up --reset', () => {
     const pid = Number(/pid (\d+)/.exec(up.stdout)?.[1]);
     expect(readlinkSync(`/proc/${pid}/fd/2`)).toBe(log);
     expect(flashlab(['down']).code).toBe(0);
-  });
+  }, 240_000);
 });

@@ -99,11 +99,10 @@ describe('names', () => {
 describe('the SSH host key', () => {
   it('a damaged key file stops the start and is named', async () => {
     const stateDir = join(dir, 'keylab');
-    mkdirSync(stateDir, { recursive: true });
-    writeFileSync(join(stateDir, 'ssh_host_ed25519_key'), '-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n-----END OPENSSH PRIVATE KEY-----\n');
+    const keyFile = join(stateDir, 'keys', 'r1', 'ssh_host_ed25519_key');
+    mkdirSync(join(keyFile, '..'), { recursive: true });
+    writeFileSync(keyFile, '-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n-----END OPENSSH PRIVATE KEY-----\n');
     const topo = { name: 'keylab', mgmt: { 'ipv4-subnet': randomLabSubnet() }, topology: { nodes: { r1: router } } };
-    await expect(Lab.start(topo, { stateDir, wellKnownPorts: false })).rejects.toThrow(
-      new RegExp(`the lab's SSH host key ${join(stateDir, 'ssh_host_ed25519_key').replace(/[/.]/g, '\\$&')} is unreadable \\(.+\\); delete it and a new one is made`),
-    );
+    await expect(Lab.start(topo, { stateDir, wellKnownPorts: false })).rejects.toThrow(keyFile);
   });
 });
