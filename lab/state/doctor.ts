@@ -20,7 +20,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, ren
 import { basename, join, relative } from 'node:path';
 import { metadataFiles, parseMetadata, type MetaFile, type MetaNode } from '../../router/storage/FlashFileSystem.ts';
 import { CONTROL_FILE } from '../control/server.ts';
-import { lockHolder, parseControl, pidAlive } from '../control/client.ts';
+import { parseControl, pidAlive } from '../control/client.ts';
 
 export type FindingKind =
   | 'unreadable metadata'
@@ -79,7 +79,8 @@ export async function examineLab(stateDir: string, opts: { repair?: boolean } = 
     }
   }
   const lockFile = join(stateDir, 'lab.lock');
-  if (existsSync(lockFile) && lockHolder(stateDir) === undefined) {
+  const lockPid = Number(safeRead(lockFile)?.trim());
+  if (existsSync(lockFile) && !(Number.isSafeInteger(lockPid) && lockPid > 0 && pidAlive(lockPid))) {
     if (repair) rmSync(lockFile, { force: true });
     add({ kind: 'stale lock', where: rel(lockFile), detail: `names pid ${safeRead(lockFile)?.trim() || '?'}, which is gone`, repair: 'removed', repaired: repair });
   }

@@ -11,7 +11,7 @@
  * file systems. Writes reserve space before a byte is stored, so free space never goes
  * negative and a refused or failed write leaves nothing behind.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Clock } from '../../lab/clock/LabClock.ts';
@@ -507,6 +507,8 @@ export class FlashFileSystem {
 
   private load(): { meta: MetaFile; problem?: FlashFileSystem['loadProblem'] } {
     const fresh: MetaFile = { version: 1, nextInode: 1, root: { name: '', dir: true, size: 0, mtime: this.clock.now().getTime(), inode: 0, children: [] } };
+    // A save killed before its rename leaves its temp file; the metadata beside it is whole.
+    rmSync(`${this.metaPath}.tmp`, { force: true });
     if (!existsSync(this.metaPath)) return { meta: fresh };
     const parsed = parseMetadata(readFileSync(this.metaPath, 'utf8'));
     if (typeof parsed !== 'string') return { meta: parsed };
