@@ -158,6 +158,8 @@ export async function examineLab(stateDir: string, opts: { repair?: boolean } = 
     return p;
   };
   const referenced = new Set<string>();
+  /** Blobs of files whose content is lost: reported with the file, removed with it on repair. */
+  const damaged = new Set<string>();
   let referencedBytes = 0;
   for (const m of metas) {
     const lost: string[] = [];
@@ -169,6 +171,7 @@ export async function examineLab(stateDir: string, opts: { repair?: boolean } = 
         continue;
       }
       lost.push(f.path);
+      damaged.add(f.hash);
       add({
         kind: problem.kind,
         where: `${m.node} ${fsPrefix(m.fs)}${f.path}`,
@@ -185,6 +188,13 @@ export async function examineLab(stateDir: string, opts: { repair?: boolean } = 
     const hash = name.endsWith('.md5') ? name.slice(0, -4) : name;
     if (!HASH_RE.test(hash) || referenced.has(hash) || keepForReview.has(hash)) continue;
     const p = join(blobDir, name);
+    if (damaged.has(hash)) {
+      if (repair) {
+        rmSync(p, { force: true });
+        blobs.delete(name);
+      }
+      continue;
+    }
     if (name === hash) {
       add({ kind: 'orphan', where: rel(p), detail: `a blob no file system references (${blobs.get(hash)} bytes)`, repair: 'removed', repaired: repair, bytes: blobs.get(hash) });
     }
