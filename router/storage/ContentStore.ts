@@ -349,6 +349,27 @@ export class ContentStore {
       opts.onChunk?.(size);
       return seen;
     }
+    // Routers booting together ask at once: one read serves them all.
+    const key = `${hash}:${identity}:${opts.sha512 ? 512 : ''}`;
+    let reading = this.reading.get(key);
+    if (!reading) {
+      reading = this.readAndCheck(hash, size, identity, opts.sha512 === true, opts.onChunk).finally(() => this.reading.delete(key));
+      this.reading.set(key, reading);
+    } else opts.onChunk?.(size);
+    return reading;
+  }
+
+  private readonly reading = new Map<string, Promise<{ md5: string; sha512?: string }>>();
+
+  private async readAndCheck(
+    hash: string,
+    size: number,
+    identity: string,
+    withSha512: boolean,
+    onChunk?: (n: number) => void,
+  ): Promise<{ md5: string; sha512?: string }> {
+    const seen = this.verified.get(hash);
+    const opts = { sha512: withSha512, onChunk };
     const sha = createHash('sha256');
     const md5 = createHash('md5');
     const sha512 = opts.sha512 ? createHash('sha512') : undefined;

@@ -126,6 +126,20 @@ describe('blob checks', () => {
     expect(chunks).toBe(1);
   });
 
+  it('routers verifying one blob at once share one read of it', async () => {
+    const fs = makeFs();
+    await fs.writeText('img', 'y'.repeat(200_000));
+    const open = store.open.bind(store);
+    let opens = 0;
+    store.open = (...args: Parameters<ContentStore['open']>) => {
+      opens++;
+      return open(...args);
+    };
+    const results = await Promise.all(Array.from({ length: 20 }, () => fs.md5('img')));
+    expect(new Set(results).size).toBe(1);
+    expect(opens).toBe(1);
+  });
+
   it('a router prints the IOS error for verify and more, and logs the damage', async () => {
     const t = await makeTestRouter();
     await t.run('copy running-config bootflash:notes.txt');
