@@ -15,6 +15,7 @@ import type { PlatformProfile } from './platforms/profile.ts';
 import type { ContentStore } from './storage/ContentStore.ts';
 import { FileSystems } from './storage/FileSystems.ts';
 import type { FlashFileSystem } from './storage/FlashFileSystem.ts';
+import { StorageError } from './storage/types.ts';
 import { Syslog } from './system/Syslog.ts';
 import { hashSecret, type Secret } from './system/secrets.ts';
 import type { TransferClient } from './transfer/types.ts';
@@ -34,6 +35,8 @@ export interface RouterEnv {
   transfer: Record<'tftp' | 'ftp', TransferClient>;
   /** Is there a host at this address on the router's network (what `ping` answers)? */
   reachable?(address: string): boolean;
+  /** The lab's own log: damaged state is reported there as well as in the router's syslog. */
+  report?(line: string): void;
   /**
    * The lab seal: where this router may send anything. Without one, only loopback is
    * allowed (a router made outside a lab can still never reach a real network).
@@ -172,6 +175,14 @@ export class Router {
   private stateWaiters: (() => void)[] = [];
   /** Why the last boot ended in ROMmon, for the console. */
   bootFailure?: string;
+  /** State problems found before the first boot, logged once the buffer is fresh. */
+  private readonly pendingProblems: string[] = [];
+
+  /** Damaged state: the router's syslog says it, and so does the lab's log. */
+  stateProblem(text: string): void {
+    this.log.emit('FILESYS', 3, 'DAMAGED', text);
+    this.env.report?.(`${this.name}: ${text}`);
+  }
 
   constructor(opts: RouterOptions) {
     this.name = opts.name;
@@ -193,8 +204,12 @@ export class Router {
       store: opts.env.store,
       metaDir: join(opts.env.stateDir, 'fs'),
       clock: this.clock,
+      onDamage: (file, e) => this.stateProblem(`${file} ${e.describe()}`),
     });
     this.log = new Syslog(this);
+    for (const p of this.fs.loadProblems()) {
+      this.pendingProblems.push(`${p.fs.prefix} metadata unreadable (${p.reason}): kept aside, ${p.fs.prefix} started empty; run flashlab doctor`);
+    }
     this.system = this.freshSystem();
   }
 
@@ -383,7 +398,8 @@ export class Router {
     this.applyTopologyLogins();
     // The saved configuration is parsed as the router comes up; first boot uses the topology's lines.
     const nvram = this.fs.get('nvram');
-    const startup = nvram?.stat('startup-config') ? await nvram.readText('startup-config') : undefined;
+    // A damaged startup-config is logged (onDamage) and skipped, as a router with an NVRAM error boots.
+    const startup = nvram?.stat('startup-config') ? await nvram.readText('startup-config').catch(() => undefined) : undefined;
     const lines = startup !== undefined ? startup.split('\n') : this.initialConfig;
     if (lines.length) await this.exec(['configure terminal', ...lines.map((l) => l.replace(/\r$/, '')), 'end'], { user: 'startup' });
     this.savedConfig = this.configText();
@@ -393,6 +409,7 @@ export class Router {
       this.system.nextConfigRegister = undefined;
     }
     this.log.clearConsoleMessages();
+    for (const p of this.pendingProblems.splice(0)) this.stateProblem(p);
     const image = await this.selectImage();
     this.bootedAt = this.clock.now();
     this.bootedAtLab = this.env.clock.now().getTime();
@@ -454,6 +471,14 @@ export class Router {
     const { fs, path } = loc;
     const entry = fs.stat(path);
     if (!entry || entry.isDir) return { error: 'No such file or directory' };
+    // The whole file is read and checked against its content hash (cached per blob, so a
+    // lab of routers booting one image reads it once); damage stops the boot here.
+    try {
+      await fs.verifyContent(path);
+    } catch (e) {
+      if (e instanceof StorageError) return { error: e.reason };
+      throw e;
+    }
     const first = await fs.readHead(path, HEADER_PROBE_BYTES);
     const image = parseImage(first);
     if (!image) return { error: 'not a bootable image' };
