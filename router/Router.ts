@@ -66,6 +66,8 @@ export interface SystemConfig {
   timezone: { name: string; offsetMinutes: number };
   loggingBuffered?: { size: number; level?: string };
   serviceTimestamps: boolean;
+  /** The last vty line configured (`line vty 0 4`: 4); SSH takes no more sessions than lines. */
+  vtyLast: number;
 }
 
 export interface RouterOptions {
@@ -125,6 +127,7 @@ export function defaultSystemConfig(hostname: string): SystemConfig {
     configRegister: 0x2102,
     timezone: { name: 'UTC', offsetMinutes: 0 },
     serviceTimestamps: true,
+    vtyLast: 4,
   };
 }
 
@@ -154,7 +157,10 @@ export class Router {
   system: SystemConfig;
   state: RouterState = 'stopped';
   runningImage?: RunningImage;
+  /** When the router booted, on its own clock (`System restarted at`). */
   bootedAt?: Date;
+  /** The same moment on the lab clock, which `clock set` does not move: uptime counts from it. */
+  private bootedAtLab?: number;
   lastReloadReason = 'PowerOn';
   returnedToRomBy = 'power-on';
   readonly sessions = new Set<CliSession<Router>>();
@@ -294,6 +300,16 @@ export class Router {
     return d.kind === 'default' ? d.default : true;
   }
 
+  /** vty lines configured, as many SSH sessions as the router takes at once. */
+  vtyLines(): number {
+    return this.system.vtyLast + 1;
+  }
+
+  /** Time since boot; `clock set` changes the time of day, not how long the router has run. */
+  uptimeMs(): number {
+    return this.bootedAtLab === undefined ? 0 : this.env.clock.now().getTime() - this.bootedAtLab;
+  }
+
   /** Checks a login against the configured users (local authentication on the vty lines). */
   authenticate(user: string, password: string): boolean {
     const u = this.system.users.get(user);
@@ -396,6 +412,7 @@ export class Router {
     for (const p of this.pendingProblems.splice(0)) this.stateProblem(p);
     const image = await this.selectImage();
     this.bootedAt = this.clock.now();
+    this.bootedAtLab = this.env.clock.now().getTime();
     if (!image) {
       this.state = 'rommon';
       this.runningImage = undefined;
@@ -410,6 +427,7 @@ export class Router {
     for (const s of [...this.sessions]) if (s.mode === 'rommon') s.close();
     this.runningImage = image;
     this.bootedAt = this.clock.now();
+    this.bootedAtLab = this.env.clock.now().getTime();
     this.state = 'running';
     this.bootFailure = undefined;
     this.log.emit('SYS', 5, 'RESTART', 'System restarted --');

@@ -37,7 +37,7 @@ function query(name: string, id = 7): Buffer {
   const p = new dns2.Packet();
   p.header.id = id;
   p.header.rd = 1;
-  p.questions.push({ name, type: dns2.Packet.TYPE.A, class: dns2.Packet.CLASS.IN });
+  p.questions.push({ name, type: dns2.Packet.TYPE.A, class: dns2.Packet.CLASS.IN } as (typeof p.questions)[number]);
   return p.toBuffer();
 }
 
