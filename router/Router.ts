@@ -70,6 +70,10 @@ export interface RouterOptions {
   bootSeconds?: number;
   /** Lines applied at first boot when nvram has no startup-config. */
   initialConfig?: string[];
+  /** Interfaces the topology's links connect (their line protocol can come up). */
+  linkedInterfaces?: string[];
+  /** Prefix length of the lab subnet the management interface sits in. */
+  prefixLength?: number;
 }
 
 export type RouterState = 'stopped' | 'booting' | 'running' | 'rommon';
@@ -135,6 +139,8 @@ export class Router {
   readonly name: string;
   readonly platform: PlatformProfile;
   readonly address: string;
+  readonly prefixLength: number;
+  readonly linkedInterfaces: readonly string[];
   readonly env: RouterEnv;
   readonly fs: FileSystems;
   readonly log: Syslog;
@@ -162,6 +168,8 @@ export class Router {
     this.name = opts.name;
     this.platform = opts.platform;
     this.address = opts.address;
+    this.prefixLength = opts.prefixLength ?? 24;
+    this.linkedInterfaces = opts.linkedInterfaces ?? [];
     this.env = opts.env;
     this.bootSeconds = opts.bootSeconds ?? opts.platform.bootSeconds;
     this.initialConfig = opts.initialConfig ?? [];

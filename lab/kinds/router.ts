@@ -44,6 +44,8 @@ export class RouterNode extends BaseNode {
       enableSecret: spec.enableSecret,
       bootSeconds: spec.bootSeconds,
       initialConfig: spec.startupConfig,
+      linkedInterfaces: ctx.links,
+      prefixLength: ctx.lab.prefixLength,
     });
   }
 

@@ -21,6 +21,7 @@ export const ConfigOrder = {
   autoupgrade: 110,
   username: 120,
   configRegister: 130,
+  interface: 150,
   line: 200,
   end: 10_000,
 } as const;

@@ -1,6 +1,6 @@
 /**
  * The router's view of its network: `ping` (S4.1: "ping www.cisco.com" checks DNS and
- * reachability before an upgrade), `show hosts`, `show ip interface brief`. The lab says who
+ * reachability before an upgrade), `show hosts` (interfaces are the interfaces feature's). The lab says who
  * answers (`RouterEnv.reachable`); names resolve as copies resolve them.
  */
 import { CliError } from '../../cli/CliSession.ts';
@@ -72,17 +72,6 @@ export const netFeature: Feature<Router> = {
         ctx.print('       NA - Not Applicable None - Not defined\n');
         ctx.print('Host                      Port  Flags      Age Type   Address(es)');
         for (const [name, addr] of s.hosts) ctx.print(`${name.padEnd(25)} None  (perm, OK)  0   IP    ${addr}`);
-      },
-    },
-    {
-      mode: 'user',
-      syntax: 'show ip interface brief',
-      help: { ip: 'IP information', interface: 'IP interface status and configuration', brief: 'Brief summary of IP status and configuration' },
-      run(ctx) {
-        const r = ctx.router;
-        const row = (i: string, a: string, m: string, st: string, p: string) => `${i.padEnd(23)}${a.padEnd(16)}YES ${m.padEnd(7)}${st.padEnd(22)}${p}`;
-        ctx.print('Interface              IP-Address      OK? Method Status                Protocol');
-        ctx.print(row(r.platform.managementInterface, r.address, 'manual', 'up', 'up'));
       },
     },
   ],

@@ -78,7 +78,7 @@ export function showVersion(r: Router): string[] {
   out.push('');
   out.push(p.hardware.chassisLine);
   out.push(`Processor board ID ${p.hardware.processorBoardId}`);
-  out.push(...p.hardware.interfaces);
+  for (const t of p.interfaces) out.push(`${t.ports.length} ${t.versionLabel} interface${t.ports.length === 1 ? '' : 's'}`);
   out.push(...p.hardware.extraLines);
   out.push(`${p.hardware.nvramK}K bytes of non-volatile configuration memory.`);
   if (p.hardware.physicalMemoryK) out.push(`${p.hardware.physicalMemoryK}K bytes of physical memory.`);
