@@ -50,9 +50,34 @@ export const PlatformProfileSchema = z.object({
     extraLines: z.array(z.string()).default([]),
     nvramK: z.number().int(),
     physicalMemoryK: z.number().int().optional(),
+    /** Classic IOS's I/O memory pool in KiB (the second figure of the chassis line). */
+    ioMemoryK: z.number().int().optional(),
     /** Main memory in KiB available to load an image (AUM checks this). */
     mainMemoryK: z.number().int(),
   }),
+  /** ROMmon (`show rom-monitor`, `show platform`'s firmware column). */
+  rommon: z.object({ version: z.string(), copyrightYears: z.string() }),
+  /** Licensing as `show version` and `show license udi` print it. */
+  license: z.object({
+    udi: z.object({ pid: z.string(), sn: z.string() }),
+    /** IOS XE suite table (`Suite License Information for Module:'esg'`). */
+    suites: z
+      .object({
+        module: z.string(),
+        rows: z.array(z.object({ suite: z.string(), current: z.string(), type: z.string(), next: z.string(), features: z.array(z.string()) })),
+      })
+      .optional(),
+    /** Technology package table; `module` names it on classic IOS (`for Module:'c3900'`). */
+    technology: z.object({
+      module: z.string().optional(),
+      rows: z.array(z.object({ technology: z.string(), current: z.string(), type: z.string(), next: z.string() })),
+    }),
+    throughputKbps: z.number().int().optional(),
+    /** `Smart Licensing Status: …` (IOS XE). */
+    smartStatus: z.string().optional(),
+  }),
+  /** `show platform` (IOS XE): the chassis slots, their state and CPLD version. */
+  chassisSlots: z.array(z.object({ slot: z.string(), type: z.string(), state: z.string(), cpld: z.string().optional() })).default([]),
   /** `show inventory` entries. */
   inventory: z
     .array(z.object({ name: z.string(), descr: z.string(), pid: z.string(), vid: z.string(), sn: z.string() }))

@@ -234,7 +234,7 @@ describe('Ansible ios_facts (gather_subset all) and ios_config under an interfac
     const run = await runPlaybook('playbook-interfaces.yml');
     const expected: Record<string, { mgmt: string; spare: string; names: string[]; iostype: string }> = {
       r1: { mgmt: 'GigabitEthernet0/0/0', spare: 'GigabitEthernet0/0/1', names: ['GigabitEthernet0/0/0', 'GigabitEthernet0/0/1'], iostype: 'IOS-XE' },
-      r2: { mgmt: 'GigabitEthernet0/0', spare: 'GigabitEthernet0/1', names: ['FastEthernet0/0/0', 'FastEthernet0/0/1', 'GigabitEthernet0/0', 'GigabitEthernet0/1', 'GigabitEthernet0/2'], iostype: 'IOS' },
+      r2: { mgmt: 'GigabitEthernet0/0', spare: 'GigabitEthernet0/1', names: ['GigabitEthernet0/0', 'GigabitEthernet0/1', 'GigabitEthernet0/2', 'FastEthernet0/3/0', 'FastEthernet0/3/1'], iostype: 'IOS' },
     };
     for (const [host, want] of Object.entries(expected)) {
       expectNoFailures(run, host);

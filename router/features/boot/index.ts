@@ -150,6 +150,19 @@ function parseAt(r: Router, time: string, a?: string, b?: string): Date | undefi
 
 const rommonHelp = { boot: 'boot up an external process', dir: 'list files in file system', set: 'display the monitor variables', confreg: 'configuration register utility', reset: 'system reset' };
 
+/** `show bootvar` (and IOS XE's `show boot`): BOOT, CONFIG_FILE, BOOTLDR, config-register. */
+function showBootvar(ctx: Ctx): void {
+  const s = ctx.router.system;
+  const retry = ctx.router.platform.family === 'iosxe' ? 12 : 1;
+  ctx.print(`BOOT variable = ${s.bootSystem.map((b) => `${b},${retry};`).join('')}`);
+  ctx.print('CONFIG_FILE variable = ');
+  ctx.print('BOOTLDR variable does not exist');
+  const next = s.nextConfigRegister;
+  ctx.print(`Configuration register is 0x${s.configRegister.toString(16)}${next !== undefined && next !== s.configRegister ? ` (will be 0x${next.toString(16)} at next reload)` : ''}`);
+  ctx.print('');
+  if (ctx.router.platform.family === 'iosxe') ctx.print('Standby not ready to show bootvar\n');
+}
+
 export const bootFeature: Feature<Router> = {
   name: 'boot',
   modes: [{ id: 'rommon', prompt: 'rommon {n} > ', standalone: true }],
@@ -188,19 +201,17 @@ export const bootFeature: Feature<Router> = {
     },
     {
       mode: 'exec',
-      syntax: '{show bootvar|show boot}',
-      help: { bootvar: 'Boot and related environment variable', boot: 'show boot attributes' },
-      run(ctx) {
-        const s = ctx.router.system;
-        const retry = ctx.router.platform.family === 'iosxe' ? 12 : 1;
-        ctx.print(`BOOT variable = ${s.bootSystem.map((b) => `${b},${retry};`).join('')}`);
-        ctx.print('CONFIG_FILE variable = ');
-        ctx.print('BOOTLDR variable does not exist');
-        const next = s.nextConfigRegister;
-        ctx.print(`Configuration register is 0x${s.configRegister.toString(16)}${next !== undefined && next !== s.configRegister ? ` (will be 0x${next.toString(16)} at next reload)` : ''}`);
-        ctx.print('');
-        if (ctx.router.platform.family === 'iosxe') ctx.print('Standby not ready to show bootvar\n');
-      },
+      syntax: 'show bootvar',
+      help: { bootvar: 'Boot and related environment variable' },
+      run: showBootvar,
+    },
+    {
+      // IOS XE routers take `show boot` as another name for show bootvar; ISR G2 has none.
+      mode: 'exec',
+      syntax: 'show boot',
+      help: { boot: 'show boot attributes' },
+      when: (r) => r.platform.family === 'iosxe',
+      run: showBootvar,
     },
     {
       mode: 'exec',

@@ -48,16 +48,18 @@ function table(r: Router): InterfaceTable {
 }
 
 function platformInterfaces(r: Router): InterfaceState[] {
-  const out: InterfaceState[] = [];
-  for (const t of r.platform.interfaces) {
-    for (const p of t.ports) {
-      const name = `${t.type}${p}`;
-      const mgmt = name === r.platform.managementInterface;
-      // A router's ports come up shut down; the management port is the lab's way in.
-      out.push({ name, port: t, index: out.length, shutdown: !mgmt, address: mgmt ? 'dhcp' : undefined, negotiationAuto: t.configDefaults.includes('negotiation auto') });
-    }
-  }
-  return out;
+  const ports = r.platform.interfaces.flatMap((t) => t.ports.map((p) => ({ t, p, key: p.split('/').map(Number) })));
+  // IOS lists ports by slot/subslot/port, whatever their type (Gi0/2 before Fa0/3/0).
+  ports.sort((a, b) => {
+    for (let k = 0; k < Math.max(a.key.length, b.key.length); k++) if ((a.key[k] ?? -1) !== (b.key[k] ?? -1)) return (a.key[k] ?? -1) - (b.key[k] ?? -1);
+    return 0;
+  });
+  return ports.map(({ t, p }, index) => {
+    const name = `${t.type}${p}`;
+    const mgmt = name === r.platform.managementInterface;
+    // A router's ports come up shut down; the management port is the lab's way in.
+    return { name, port: t, index, shutdown: !mgmt, address: mgmt ? 'dhcp' : undefined, negotiationAuto: t.configDefaults.includes('negotiation auto') };
+  });
 }
 
 /** Every interface of the router, in the order IOS lists them. */
