@@ -3,6 +3,7 @@
  * `show bootvar`, `reload` now / in / at / cancel, `show reload`, countdown banners, and the
  * ROMmon prompt a router falls to when nothing boots.
  */
+import { invalidAtToken } from '../../cli/caret.ts';
 import { CliError } from '../../cli/CliSession.ts';
 import { Dialogs } from '../../cli/dialogs.ts';
 import type { CommandContext, ConfigSection, Feature } from '../../cli/types.ts';
@@ -65,7 +66,8 @@ export function reloadNow(r: Router, by: string, reason = 'Reload Command'): voi
   if (r.platform.family === 'iosxe') {
     broadcast(r, 'Chassis 1 reloading, reason - Reload command');
   }
-  r.reload(reason, reason === 'Reload Command' ? 'Reload Command' : reason);
+  // Classic IOS says `System returned to ROM by reload at …` (the real C3945); IOS XE names the cause.
+  r.reload(reason, r.platform.family === 'ios' ? 'reload' : reason);
 }
 
 /** Schedules a reload (also used by the Auto-Upgrade Manager's warm upgrade). */
@@ -228,7 +230,8 @@ export const bootFeature: Feature<Router> = {
       help: { in: 'Reload after a time interval', when: 'Delay before reload (mmm or hhh:mm)' },
       async run(ctx) {
         const minutes = parseIn(ctx.args.when!);
-        if (minutes === undefined) throw new CliError(`% Invalid input detected: ${ctx.args.when} (use mmm or hhh:mm, at most 24 days)`);
+        // IOS's parser refuses the value itself: the caret under it.
+        if (minutes === undefined) throw invalidAtToken(ctx, 2);
         const r = ctx.router;
         const at = new Date(r.clock.now().getTime() + minutes * 60_000);
         const by = ctx.session.origin();

@@ -13,9 +13,13 @@ type Ctx = CommandContext<Router>;
 
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
 
-/** Has the configuration changed since the last boot or save? (reload's Save? question) */
+/**
+ * Has the configuration changed since the last boot or save? (reload's Save? question) The
+ * `version` line follows the running image, so booting a new image alone changes nothing.
+ */
 export async function configModified(r: Router): Promise<boolean> {
-  return r.savedConfig !== r.configText();
+  const withoutVersion = (text: string) => text.replace(/^version .*$/m, '');
+  return withoutVersion(r.savedConfig) !== withoutVersion(r.configText());
 }
 
 /** write memory: `Building configuration...` / `[OK]`. */
