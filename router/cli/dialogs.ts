@@ -6,8 +6,11 @@
 export type Dialog =
   /** `<text>[confirm]`: Enter or y/yes confirms, anything else declines. */
   | { kind: 'confirm'; text: string; fileOp?: boolean }
-  /** `<text> [yes/no]: `: asks again until the answer is yes or no. */
-  | { kind: 'yesno'; text: string; fileOp?: boolean }
+  /**
+   * `<text> [yes/no]: `: asks again until the answer is yes or no. `colon: false` is the
+   * older flash-card dialog's `<text> [yes/no] ` (the seed's FTP upload question).
+   */
+  | { kind: 'yesno'; text: string; fileOp?: boolean; colon?: false }
   /** `<text> [<default>]? `: Enter takes the default. */
   | { kind: 'default'; text: string; default: string; fileOp?: boolean }
   /** `Password: ` with no echo. */
@@ -19,7 +22,7 @@ export function dialogPrompt(d: Dialog): string {
     case 'confirm':
       return `${d.text}[confirm]`;
     case 'yesno':
-      return `${d.text} [yes/no]: `;
+      return `${d.text} [yes/no]${d.colon === false ? ' ' : ': '}`;
     case 'default':
       return `${d.text} [${d.default}]? `;
     case 'secret':

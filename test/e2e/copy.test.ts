@@ -177,7 +177,7 @@ describe('uploads land on the server intact', () => {
     const t = await router({ platform: 'c3900' });
     await t.run(`copy tftp://${ADDR}/images/${IMAGE} slot0:1:your-ios`, '');
     const out = await t.run(`copy slot0:1:your-ios ftp://admin:cisco@${ADDR}/your-ios`, 'yes');
-    expect(out).toMatch(/^Verifying checksum for 'your-ios' \(file # 1\)\.\.\. OK\nCopy 'your-ios' from Flash to server\n as 'your-ios'\? \[yes\/no\]: yes\n!+\nUpload to server done\nFlash device copy took 00:00:\d\d \[hh:mm:ss\]\n$/);
+    expect(out).toMatch(/^Verifying checksum for 'your-ios' \(file # 1\)\.\.\. OK\nCopy 'your-ios' from Flash to server\n as 'your-ios'\? \[yes\/no\] yes\n!+\nUpload to server done\nFlash device copy took 00:00:\d\d \[hh:mm:ss\]\n$/);
     expect(md5(readFileSync(join(ftpRoot, 'admin', 'your-ios')))).toBe(md5(image));
   });
 });
@@ -221,6 +221,13 @@ describe('failures from real server faults: IOS text, flash as it was', () => {
   it('FTP read-only account refuses the upload: (Permission denied)', async () => {
     ftp.setFaults({ readOnly: true });
     await failing(['copy bootflash:isr4300-universalk9.16.10.01.SPA.bin ftp://admin:cisco@' + ADDR + '/ro.bin', '', ''], `%Error opening ftp://*****:*****@${ADDR}/ro.bin (Permission denied)`);
+  });
+
+  it('FTP upload into a folder the server lacks: (No such file or directory)', async () => {
+    await failing(
+      ['copy bootflash:isr4300-universalk9.16.10.01.SPA.bin ftp://admin:cisco@' + ADDR + '/no-such-folder/up.bin', '', ''],
+      `%Error opening ftp://*****:*****@${ADDR}/no-such-folder/up.bin (No such file or directory)`,
+    );
   });
 
   it('FTP server full (552): %Error writing (No space left on device)', async () => {

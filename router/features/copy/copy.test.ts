@@ -269,12 +269,12 @@ describe('upload dialogs', () => {
     await put(r, 'slot0:1:your-ios', data);
     const out = await run('copy slot0:1:your-ios ftp://myuser:mypass@172.23.1.129/dirt/sysadmin/your-ios', 'yes');
     expect(out).toMatch(
-      /^Verifying checksum for 'your-ios' \(file # 1\)\.\.\. OK\nCopy 'your-ios' from Flash to server\n as 'dirt\/sysadmin\/your-ios'\? \[yes\/no\]: yes\n!+\nUpload to server done\nFlash device copy took 00:00:0\d \[hh:mm:ss\]\n$/,
+      /^Verifying checksum for 'your-ios' \(file # 1\)\.\.\. OK\nCopy 'your-ios' from Flash to server\n as 'dirt\/sysadmin\/your-ios'\? \[yes\/no\] yes\n!+\nUpload to server done\nFlash device copy took 00:00:0\d \[hh:mm:ss\]\n$/,
     );
     expect(ftp.received.get('dirt/sysadmin/your-ios')!.equals(data)).toBe(true);
     expect(ftp.calls[0]).toMatchObject({ username: 'myuser', password: 'mypass' });
     const no = await run('copy slot0:1:your-ios ftp://myuser:mypass@172.23.1.129/other', 'no');
-    expect(no).toContain('[yes/no]: no\n');
+    expect(no).toContain("as 'other'? [yes/no] no\n");
     expect(ftp.calls).toHaveLength(1);
   });
 

@@ -393,7 +393,7 @@ async function upload(ctx: Ctx, src: LocalOrRunning, dst: NetUrl): Promise<void>
     out(`Verifying checksum for '${source.name}' (file # ${fileNumber(loc)})... `);
     await loc.fs.md5(loc.path);
     out('OK\n');
-    const go = await ctx.confirm({ kind: 'yesno', text: `Copy '${source.name}' from Flash to server\n as '${path}'?`, fileOp: true });
+    const go = await ctx.confirm({ kind: 'yesno', text: `Copy '${source.name}' from Flash to server\n as '${path}'?`, fileOp: true, colon: false });
     if (!go) return;
   }
   const address = await resolveOrFail(ctx, host, url);
