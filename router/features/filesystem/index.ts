@@ -168,6 +168,12 @@ function showDevice(ctx: Ctx, prefix: string): void {
   }
   if (!fs) return;
   if (fs.squeezable) {
+    // `show slot0:` with no partition lists every partition, then the card's size once.
+    if (ctx.args.n === undefined && device.partitions.length > 1) {
+      const blocks = device.partitions.map((p, i) => showClassB(p, device, i === device.partitions.length - 1).join('\n'));
+      ctx.print(blocks.join('\n\n'));
+      return;
+    }
     ctx.print(showClassB(fs, device).join('\n'));
     return;
   }
