@@ -13,6 +13,8 @@ export type Dialog =
   | { kind: 'yesno'; text: string; fileOp?: boolean; colon?: false }
   /** `<text> [<default>]? `: Enter takes the default. */
   | { kind: 'default'; text: string; default: string; fileOp?: boolean }
+  /** `<text> [<default>]: ` or `<text>: `: a form field (extended ping); Enter takes the default. */
+  | { kind: 'field'; text: string; default?: string }
   /** `Password: ` with no echo. */
   | { kind: 'secret'; text: string };
 
@@ -25,6 +27,8 @@ export function dialogPrompt(d: Dialog): string {
       return `${d.text} [yes/no]${d.colon === false ? ' ' : ': '}`;
     case 'default':
       return `${d.text} [${d.default}]? `;
+    case 'field':
+      return d.default === undefined ? `${d.text}: ` : `${d.text} [${d.default}]: `;
     case 'secret':
       return d.text;
   }
@@ -42,6 +46,8 @@ export function dialogAnswer(d: Dialog, raw: string): string | boolean | undefin
       return undefined;
     case 'default':
       return a === '' ? d.default : a;
+    case 'field':
+      return a === '' ? (d.default ?? '') : a;
     case 'secret':
       return raw;
   }
@@ -56,6 +62,8 @@ export function dialogDefault(d: Dialog): string | boolean {
       return false;
     case 'default':
       return d.default;
+    case 'field':
+      return d.default ?? '';
     case 'secret':
       return '';
   }

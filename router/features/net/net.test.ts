@@ -31,3 +31,25 @@ describe('ping, show hosts', () => {
     expect(hosts).toMatch(/^images\s+None\s+\(perm, OK\)\s+0\s+IP\s+127\.9\.9\.9$/m);
   });
 });
+
+describe('interactive ping', () => {
+  it('asks the extended-ping questions, then prints Sending before the marks on a paged terminal', async () => {
+    const t = await makeTestRouter({ env: { reachable: (a) => a === '127.9.9.9' } });
+    let out = '';
+    const s = t.router.openSession({ user: 'lab', lineName: 'vty0', peer: '127.0.0.1', privilege: 15, interactive: true, out: (x) => (out += x) });
+    expect(s.terminal.length).toBe(24);
+    for (const line of ['ping', '', '127.9.9.9', '3', '', '', '', '']) s.submit(line);
+    await s.idle();
+    await new Promise((r) => setTimeout(r, 50));
+    s.close();
+    // Answers are echoed by the terminal (the line editor), not by the session.
+    expect(out).toContain('Protocol [ip]: Target IP address: Repeat count [5]: Datagram size [100]: Timeout in seconds [2]: Extended commands [n]: Sweep range of sizes [n]: ');
+    expect(out).toMatch(/Type escape sequence to abort\.\nSending 3, 100-byte ICMP Echos to 127\.9\.9\.9, timeout is 2 seconds:\n!!!\nSuccess rate is 100 percent \(3\/3\)/);
+  });
+
+  it('refuses an unknown protocol and a bad repeat count', async () => {
+    const t = await makeTestRouter();
+    expect(await t.run('ping', 'ipx')).toContain('% Unknown protocol - "ipx", type "ping ?" for help');
+    expect(await t.run('ping', '', '127.0.0.1', 'many')).toContain('% A decimal number between 1 and 2147483647.');
+  });
+});
