@@ -15,6 +15,7 @@ import type { PlatformProfile } from './platforms/profile.ts';
 import type { ContentStore } from './storage/ContentStore.ts';
 import { FileSystems } from './storage/FileSystems.ts';
 import type { FlashFileSystem } from './storage/FlashFileSystem.ts';
+import { resolveHost } from './net/resolveHost.ts';
 import { Syslog } from './system/Syslog.ts';
 import { hashSecret, type Secret } from './system/secrets.ts';
 import type { TransferClient } from './transfer/types.ts';
@@ -252,6 +253,7 @@ export class Router {
         context: this,
         hostname: () => this.system.hostname,
         preAnswer: (d: Dialog) => this.preAnswer(d),
+        lookupWord: (word, out, signal) => this.lookupWord(word, out, signal),
         onConfigExit: (s) =>
           this.log.emit('SYS', 5, 'CONFIG_I', `Configured from ${s.lineName === 'console' ? 'console' : `console by ${s.origin()}`}`),
       },
@@ -267,6 +269,19 @@ export class Router {
     if (this.state === 'rommon') session.enterMode('rommon');
     this.sessions.add(session);
     return session;
+  }
+
+  /**
+   * An unknown word typed in EXEC: with `ip domain lookup` on, IOS resolves it as a host
+   * name first (`Translating "word"...domain server (…)`), which is why a typo can hang.
+   */
+  private async lookupWord(word: string, out: (text: string) => void, signal: AbortSignal): Promise<void> {
+    if (!this.system.domainLookup) return;
+    try {
+      await resolveHost(this, word, out, { signal, timeoutMs: 2000 });
+    } catch {
+      // Unknown or aborted: the session says it could not find it.
+    }
   }
 
   /** `file prompt quiet` answers file questions with their defaults (IOS_REFERENCE §4.5). */

@@ -19,6 +19,11 @@ export interface SessionHost<C> {
   preAnswer?(d: Dialog): string | boolean | undefined;
   /** Called when the session leaves configuration mode (for %SYS-5-CONFIG_I). */
   onConfigExit?(session: CliSession<C>): void;
+  /**
+   * A lone unknown word in EXEC is a host to connect to: the host looks it up (printing
+   * `Translating "word"...`) before the session reports it unknown.
+   */
+  lookupWord?(word: string, out: (text: string) => void, signal: AbortSignal): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -278,7 +283,7 @@ export class CliSession<C> {
     }
     if (result.kind !== 'ok') {
       if (fallback.length) result = this.host.engine.match(this.mode, line, this.host.context);
-      this.reportFailure(result, line);
+      await this.reportFailure(result, line);
       return;
     }
     const { handler, args, keywords } = result;
@@ -317,13 +322,22 @@ export class CliSession<C> {
     await this.drainPager();
   }
 
-  private reportFailure(result: { kind: string; column?: number }, line: string): void {
+  private async reportFailure(result: { kind: string; column?: number }, line: string): Promise<void> {
     if (result.kind === 'ambiguous') this.print(`% Ambiguous command:  "${line.trim()}"`);
     else if (result.kind === 'incomplete') this.print('% Incomplete command.\n');
     else if (result.kind === 'invalid') {
       const tokens = line.trim().split(/\s+/);
       // A lone unknown word in EXEC is taken as a host name to connect to, as IOS does.
       if (tokens.length === 1 && (this.mode === 'user' || this.mode === 'exec') && result.column === line.indexOf(tokens[0]!)) {
+        if (this.host.lookupWord) {
+          const abort = new AbortController();
+          this.abort = abort;
+          try {
+            await this.host.lookupWord(tokens[0]!, (t) => this.opts.out(t), abort.signal);
+          } finally {
+            this.abort = undefined;
+          }
+        }
         this.print('% Unknown command or computer name, or unable to find computer address');
       } else this.opts.out(this.caret(result.column ?? 0));
     }

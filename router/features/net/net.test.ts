@@ -53,3 +53,12 @@ describe('interactive ping', () => {
     expect(await t.run('ping', '', '127.0.0.1', 'many')).toContain('% A decimal number between 1 and 2147483647.');
   });
 });
+
+describe('an unknown word in EXEC is a host name first', () => {
+  it('translates it with domain lookup on, then reports it unknown', async () => {
+    const t = await makeTestRouter();
+    expect(await t.run('shwo')).toBe('Translating "shwo"...domain server (255.255.255.255)\n% Unknown command or computer name, or unable to find computer address\n');
+    await t.run('configure terminal', 'no ip domain lookup', 'end');
+    expect(await t.run('shwo')).toBe('% Unknown command or computer name, or unable to find computer address\n');
+  });
+});
