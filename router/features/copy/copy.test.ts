@@ -449,7 +449,7 @@ describe('failures: IOS text and nothing left behind', () => {
     tftp.failAfter = { bytes: 4 * CHUNK, error: new TransferError('timeout', 'read') };
     const before = snapshot(r);
     const out = await run('copy tftp://10.1.1.1/f.bin flash:', '');
-    expect(out).toContain('(via GigabitEthernet0/0/0): !!!!\n%Error reading tftp://10.1.1.1/f.bin (Timed out)\n');
+    expect(out).toContain('(via GigabitEthernet0/0/0): !!!! [timed out]\n%Error reading tftp://10.1.1.1/f.bin (Timed out)\n');
     expect(snapshot(r)).toEqual(before);
   });
 
@@ -559,5 +559,20 @@ describe('odd commands', () => {
   it('copy running-config startup-config stays with the system feature', async () => {
     const { run } = await lab();
     expect(await run('copy running-config startup-config', '')).toContain('[OK]');
+  });
+});
+
+describe('progress marks', () => {
+  it('timeouts and out-of-order blocks take a column among the ! marks, wrapping with them', async () => {
+    const { Progress } = await import('./output.ts');
+    let out = '';
+    const p = new Progress((t) => (out += t), 10, 4);
+    p.update(20);
+    p.event('timeout');
+    p.event('out-of-order');
+    p.update(40);
+    p.timedOut();
+    p.endLine();
+    expect(out).toBe('!!.O\n!! [timed out]\n');
   });
 });

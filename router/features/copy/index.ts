@@ -265,8 +265,10 @@ async function download(ctx: Ctx, src: NetUrl, dst: LocalOrRunning): Promise<voi
   const client = r.env.transfer[src.scheme];
   const t0 = performance.now();
   let dl: Download;
+  // Timeouts and out-of-order blocks show among the marks once the marks have begun.
+  let progress: Progress | undefined;
   try {
-    dl = await client.download(endpoint(ctx, src.scheme, src, address, path, ac.signal));
+    dl = await client.download({ ...endpoint(ctx, src.scheme, src, address, path, ac.signal), onEvent: (e) => progress?.event(e) });
   } catch (e) {
     throw transferFailure(e, url, src.scheme, 'open');
   }
@@ -293,7 +295,7 @@ async function download(ctx: Ctx, src: NetUrl, dst: LocalOrRunning): Promise<voi
   }
 
   const t = tuning(r);
-  const progress = new Progress(out, t.bytesPerMark, t.marksPerLine);
+  progress = new Progress(out, t.bytesPerMark, t.marksPerLine);
   progress.prefix(`Loading ${path} from ${address} (via ${viaInterface(r)}): `);
   let n = 0;
   try {
@@ -311,9 +313,10 @@ async function download(ctx: Ctx, src: NetUrl, dst: LocalOrRunning): Promise<voi
     progress.finish(n);
     await writer?.commit();
   } catch (e) {
-    progress.endLine();
     ac.abort();
     await writer?.abort();
+    if (e instanceof TransferError && e.code === 'timeout') progress.timedOut();
+    progress.endLine();
     throw transferFailure(e, url, src.scheme, 'read');
   }
   progress.endLine();
@@ -413,8 +416,9 @@ async function upload(ctx: Ctx, src: LocalOrRunning, dst: NetUrl): Promise<void>
   const t0 = performance.now();
   try {
     // Once the server confirmed the file it is there: a Ctrl-C arriving after that changes nothing.
-    await r.env.transfer[dst.scheme].upload(endpoint(ctx, dst.scheme, dst, address, path, ac.signal), body, source.size);
+    await r.env.transfer[dst.scheme].upload({ ...endpoint(ctx, dst.scheme, dst, address, path, ac.signal), onEvent: (e) => progress.event(e) }, body, source.size);
   } catch (e) {
+    if (e instanceof TransferError && e.code === 'timeout' && n > 0) progress.timedOut();
     progress.endLine();
     ac.abort();
     if (e instanceof CopyError) throw e;
