@@ -19,6 +19,8 @@ import { resolveHost } from './net/resolveHost.ts';
 import { Syslog } from './system/Syslog.ts';
 import { hashSecret, type Secret } from './system/secrets.ts';
 import type { TransferClient } from './transfer/types.ts';
+import { SealedEgress, type EgressPolicy } from './net/Egress.ts';
+import { sealTransfers } from './transfer/SealedTransfer.ts';
 
 export type LabService = 'tftp' | 'ftp' | 'dns' | 'https' | 'smtp' | 'ssh';
 
@@ -33,6 +35,11 @@ export interface RouterEnv {
   transfer: Record<'tftp' | 'ftp', TransferClient>;
   /** Is there a host at this address on the router's network (what `ping` answers)? */
   reachable?(address: string): boolean;
+  /**
+   * The lab seal: where this router may send anything. Without one, only loopback is
+   * allowed (a router made outside a lab can still never reach a real network).
+   */
+  egress?: EgressPolicy;
 }
 
 export interface RouterUser {
@@ -146,6 +153,8 @@ export class Router {
   readonly fs: FileSystems;
   readonly log: Syslog;
   readonly clock: RouterClock;
+  /** Asked before any packet leaves the router (copy, DNS, ping, HTTPS, mail). */
+  readonly egress: EgressPolicy;
   system: SystemConfig;
   state: RouterState = 'stopped';
   runningImage?: RunningImage;
@@ -171,7 +180,10 @@ export class Router {
     this.address = opts.address;
     this.prefixLength = opts.prefixLength ?? 24;
     this.linkedInterfaces = opts.linkedInterfaces ?? [];
-    this.env = opts.env;
+    this.egress = opts.env.egress ?? new SealedEgress({ labAddresses: () => [], owner: opts.name });
+    // Every transfer client, whatever its scheme, goes through the seal: no code path of a
+    // feature can reach a socket to a refused address.
+    this.env = { ...opts.env, transfer: sealTransfers(opts.env.transfer, this.egress, opts.env.clock) };
     this.bootSeconds = opts.bootSeconds ?? opts.platform.bootSeconds;
     this.initialConfig = opts.initialConfig ?? [];
     this.topologyUsers = opts.users ?? [{ name: 'admin', password: 'admin', privilege: 1 }];

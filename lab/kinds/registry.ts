@@ -34,6 +34,10 @@ export interface KindContext {
   transfer: Record<'tftp' | 'ftp', TransferClient>;
   /** This node's interfaces the topology's links connect. */
   links: string[];
+  /** CIDRs outside the lab that routers may reach (`mgmt.external`); empty: sealed. */
+  external: readonly string[];
+  /** The lab log (refusals, warnings). */
+  log?: (line: string) => void;
 }
 
 export interface KindAdapter<S extends NodeSpec = NodeSpec> {
