@@ -63,6 +63,8 @@ export interface SystemConfig {
   nextConfigRegister?: number;
   timezone: { name: string; offsetMinutes: number };
   loggingBuffered?: { size: number; level?: string };
+  /** `transport input` on `line vty 0 4`: the protocols a vty takes. */
+  vtyTransport: ('ssh' | 'telnet')[];
   serviceTimestamps: boolean;
 }
 
@@ -127,6 +129,7 @@ export function defaultSystemConfig(hostname: string): SystemConfig {
     configRegister: 0x2102,
     timezone: { name: 'UTC', offsetMinutes: 0 },
     serviceTimestamps: true,
+    vtyTransport: ['ssh'],
   };
 }
 
@@ -300,6 +303,11 @@ export class Router {
   private preAnswer(d: Dialog): string | boolean | undefined {
     if (this.system.filePrompt !== 'quiet' || d.kind === 'secret' || !('fileOp' in d) || !d.fileOp) return undefined;
     return d.kind === 'default' ? d.default : true;
+  }
+
+  /** Does `transport input` on the vty lines admit this protocol? */
+  vtyAccepts(protocol: 'ssh' | 'telnet'): boolean {
+    return this.system.vtyTransport.includes(protocol);
   }
 
   /** Checks a login against the configured users (local authentication on the vty lines). */

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RouterSshServer } from '../../router/access/SshServer.ts';
+import { RouterTelnetServer } from '../../router/access/TelnetServer.ts';
 import '../../router/features/index.ts'; // registers the IOS feature modules with the router engine
 import { platform } from '../../router/platforms/profile.ts';
 import { Router, type LabService } from '../../router/Router.ts';
@@ -21,6 +22,7 @@ export class RouterNode extends BaseNode {
   readonly kind = 'router';
   readonly router: Router;
   private ssh?: RouterSshServer;
+  private telnet?: RouterTelnetServer;
   /** Kept across SSH server restarts: a reload does not forgive a guessing address. */
   private readonly loginGuard: LoginGuard;
 
@@ -92,6 +94,9 @@ export class RouterNode extends BaseNode {
       new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey, loginGuard: this.loginGuard }),
     );
     this.ctx.services.set(this.ctx.address, 'ssh', this.ssh.port);
+    // Telnet listens always; `transport input` on the vty lines decides who gets in.
+    this.telnet = await startOnPort(23, this.ctx.wellKnownPorts, (port) => new RouterTelnetServer({ router: this.router, address: this.ctx.address, port }));
+    this.ctx.services.set(this.ctx.address, 'telnet', this.telnet.port);
   }
 
   override async healthy(): Promise<boolean> {
@@ -100,6 +105,12 @@ export class RouterNode extends BaseNode {
   }
 
   override async stop(): Promise<void> {
+    const telnet = this.telnet;
+    this.telnet = undefined;
+    if (telnet) {
+      this.ctx.services.delete(this.ctx.address, 'telnet', telnet.port);
+      await telnet.stop();
+    }
     const ssh = this.ssh;
     this.ssh = undefined;
     if (ssh) {
@@ -119,7 +130,7 @@ export class RouterNode extends BaseNode {
       kind: this.kind,
       state: this.router.state,
       address: this.ctx.address,
-      ports: this.ssh ? { ssh: this.ssh.port } : {},
+      ports: { ...(this.ssh ? { ssh: this.ssh.port } : {}), ...(this.telnet ? { telnet: this.telnet.port } : {}) },
       detail: { platform: this.spec.platform, version: this.router.softwareVersion() },
     };
   }

@@ -29,8 +29,9 @@ type Key = string;
 
 type InputState = 'busy' | 'prompt' | 'dialog';
 
-// The endings `dialogPrompt` gives each question kind; a secret is recognised by secretInput.
-const DIALOG_TAIL = /(\[confirm\]|\[yes\/no\]: |\]\? )$/;
+// The endings `dialogPrompt` gives each question kind (`[yes/no] ` is the seed's older form,
+// `[5]: ` and `Target IP address: ` are form fields); a secret is recognised by secretInput.
+const DIALOG_TAIL = /(\[confirm\]|\[yes\/no\]:? |\]\? |\]: |address: )$/;
 
 const CTRL = (c: string) => String.fromCharCode(c.charCodeAt(0) & 0x1f);
 

@@ -24,6 +24,8 @@ export interface SshCliSession extends EditorSession {
 export interface SshRouter extends ScpRouter {
   readonly state: string;
   authenticate(user: string, password: string): boolean;
+  /** `transport input` on the vty lines: `telnet` alone (or `none`) shuts SSH out. */
+  vtyAccepts?(protocol: 'ssh' | 'telnet'): boolean;
   openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): SshCliSession;
 }
 
@@ -107,7 +109,7 @@ export class RouterSshServer {
 
   private onConnection(client: Connection, peer: string): void {
     client.on('error', () => {});
-    if (!this.accepting()) {
+    if (!this.accepting() || this.opts.router.vtyAccepts?.('ssh') === false) {
       client.end();
       return;
     }

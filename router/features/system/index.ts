@@ -48,6 +48,13 @@ function parseClockSet(time: string, a: string, b: string, year: string): Date |
   return new Date(Date.UTC(Number(year), mi, Number(day), Number(t[1]), Number(t[2]), Number(t[3])));
 }
 
+/** `ssh`, `telnet ssh`, `all`, `none`, as IOS writes `transport input` back. */
+function transportWords(t: readonly ('ssh' | 'telnet')[]): string {
+  if (t.length === 0) return 'none';
+  if (t.length === 2) return 'telnet ssh';
+  return t[0]!;
+}
+
 export const systemFeature: Feature<Router> = {
   name: 'system',
   modes: [{ id: 'config-line', prompt: '(config-line)#', parent: 'config' }],
@@ -239,12 +246,23 @@ export const systemFeature: Feature<Router> = {
       syntax: 'line {con|console|vty|aux} <first:0-1000> [<last:0-1000>]',
       help: { line: 'Configure a terminal line' },
       run(ctx) {
-        ctx.enterMode('config-line');
+        // The line kind rides in the mode: `transport input` means something on vty lines only.
+        ctx.enterMode('config-line', ctx.has('vty') ? 'vty' : 'other');
       },
     },
     // The line settings the lab's routers always have; accepted so saved configs replay cleanly.
     { mode: 'config-line', syntax: 'login [local]', run() {} },
-    { mode: 'config-line', syntax: 'transport input {ssh|telnet|all|none} [ssh|telnet]', run() {} },
+    {
+      mode: 'config-line',
+      syntax: 'transport input {ssh|telnet|all|none} [ssh|telnet]',
+      help: { transport: 'Define transport protocols for line', input: 'Define which protocols to use when connecting to the terminal server', ssh: 'TCP/IP SSH protocol', telnet: 'TCP/IP Telnet protocol', all: 'All protocols', none: 'No protocols' },
+      run(ctx) {
+        if (ctx.session.modeData !== 'vty') return;
+        if (ctx.has('all')) ctx.router.system.vtyTransport = ['ssh', 'telnet'];
+        else if (ctx.has('none')) ctx.router.system.vtyTransport = [];
+        else ctx.router.system.vtyTransport = (['ssh', 'telnet'] as const).filter((p) => ctx.has(p));
+      },
+    },
     { mode: 'config-line', syntax: 'exec-timeout <min:0-35791> [<sec:0-2147483>]', run() {} },
     { mode: 'config-line', syntax: 'stopbits {1|1.5|2}', run() {} },
     {
@@ -353,7 +371,7 @@ export const systemFeature: Feature<Router> = {
       },
       { order: ConfigOrder.hostname, lines: ['!', `hostname ${s.hostname}`, '!'] },
       { order: ConfigOrder.end, lines: ['!', 'end'] },
-      { order: ConfigOrder.line, lines: ['!', 'line con 0', ' stopbits 1', 'line vty 0 4', ' login local', ' transport input ssh', '!'] },
+      { order: ConfigOrder.line, lines: ['!', 'line con 0', ' stopbits 1', 'line vty 0 4', ' login local', ` transport input ${transportWords(s.vtyTransport)}`, '!'] },
     ];
     const enable: string[] = [];
     if (s.loggingBuffered) enable.push(`logging buffered ${s.loggingBuffered.size}${s.loggingBuffered.level ? ' ' + s.loggingBuffered.level : ''}`);
