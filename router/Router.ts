@@ -65,6 +65,10 @@ export interface SystemConfig {
   loggingBuffered?: { size: number; level?: string };
   /** `transport input` on `line vty 0 4`: the protocols a vty takes. */
   vtyTransport: ('ssh' | 'telnet')[];
+  /** AAA (`aaa new-model`, local login and exec authorization). */
+  aaa: { newModel: boolean; loginLocal: boolean; execLocal: boolean };
+  /** `ip ssh …`: protocol version (undefined: IOS's 1.99 default), auth timeout and retries. */
+  ssh: { version?: 2; timeoutSec: number; retries: number };
   serviceTimestamps: boolean;
 }
 
@@ -130,6 +134,8 @@ export function defaultSystemConfig(hostname: string): SystemConfig {
     timezone: { name: 'UTC', offsetMinutes: 0 },
     serviceTimestamps: true,
     vtyTransport: ['ssh'],
+    aaa: { newModel: false, loginLocal: false, execLocal: false },
+    ssh: { timeoutSec: 120, retries: 3 },
   };
 }
 
@@ -261,7 +267,7 @@ export class Router {
   // ---- sessions -------------------------------------------------------------------------
 
   openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): CliSession<Router> {
-    const privilege = opts.privilege ?? this.system.users.get(opts.user)?.privilege ?? 1;
+    const privilege = opts.privilege ?? this.loginPrivilege(opts.user);
     const session = new CliSession<Router>(
       {
         engine: this.engine,
@@ -303,6 +309,23 @@ export class Router {
   private preAnswer(d: Dialog): string | boolean | undefined {
     if (this.system.filePrompt !== 'quiet' || d.kind === 'secret' || !('fileOp' in d) || !d.fileOp) return undefined;
     return d.kind === 'default' ? d.default : true;
+  }
+
+  /** `ip ssh authentication-retries`: failed passwords before the SSH connection drops. */
+  get sshAuthRetries(): number {
+    return this.system.ssh.retries;
+  }
+
+  /**
+   * The privilege a vty login starts at. `login local` applies the user's configured level;
+   * under `aaa new-model` only exec authorization (`aaa authorization exec default local`)
+   * does, otherwise the session starts at 1, as on IOS.
+   */
+  loginPrivilege(user: string): number {
+    const u = this.system.users.get(user);
+    if (!u) return 1;
+    const aaa = this.system.aaa;
+    return aaa.newModel && !aaa.execLocal ? 1 : u.privilege;
   }
 
   /** Does `transport input` on the vty lines admit this protocol? */

@@ -26,6 +26,10 @@ export interface SshRouter extends ScpRouter {
   authenticate(user: string, password: string): boolean;
   /** `transport input` on the vty lines: `telnet` alone (or `none`) shuts SSH out. */
   vtyAccepts?(protocol: 'ssh' | 'telnet'): boolean;
+  /** The privilege a login starts at (user level, AAA exec authorization). */
+  loginPrivilege?(user: string): number;
+  /** `ip ssh authentication-retries`. */
+  readonly sshAuthRetries?: number;
   openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): SshCliSession;
 }
 
@@ -127,7 +131,7 @@ export class RouterSshServer {
         }
         // Each failed password after the first is answered later (guessing is slowed).
         setTimeout(() => {
-          if (failures >= AUTH_RETRIES || !this.accepting()) {
+          if (failures >= (this.opts.router.sshAuthRetries ?? AUTH_RETRIES) || !this.accepting()) {
             ctx.reject();
             client.end();
           } else ctx.reject(['password', 'keyboard-interactive']);
@@ -225,7 +229,7 @@ export class RouterSshServer {
       // scp pushes/pulls (Netmiko, Ansible net_put) speak the scp protocol, not CLI lines.
       if (/^\s*scp\s/.test(info.command)) {
         const r = this.opts.router;
-        void scpExec(r, info.command, channel, r.system.users.get(user)?.privilege ?? 1);
+        void scpExec(r, info.command, channel, r.loginPrivilege?.(user) ?? r.system.users.get(user)?.privilege ?? 1);
         return;
       }
       void this.runExec(channel, user, peer, info.command);

@@ -4,6 +4,7 @@
  */
 import type { Feature } from '../cli/types.ts';
 import { type Router, setRouterFeatures } from '../Router.ts';
+import { aaaFeature } from './aaa/index.ts';
 import { bootFeature } from './boot/index.ts';
 import { copyFeature } from './copy/index.ts';
 import { coreFeature } from './core/index.ts';
@@ -14,6 +15,6 @@ import { scpFeature } from './scp/index.ts';
 import { systemFeature } from './system/index.ts';
 import { versionFeature } from './version/index.ts';
 
-export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature, interfacesFeature, netFeature, copyFeature, scpFeature];
+export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, aaaFeature, versionFeature, bootFeature, filesystemFeature, interfacesFeature, netFeature, copyFeature, scpFeature];
 
 setRouterFeatures(allFeatures);
