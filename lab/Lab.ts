@@ -23,6 +23,7 @@
  */
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { TranscriptResult } from '../router/access/Transcript.ts';
 import type { Router } from '../router/Router.ts';
 import type { DnsServer } from '../servers/dns/DnsServer.ts';
 import type { FtpServer } from '../servers/ftp/FtpServer.ts';
@@ -186,6 +187,13 @@ export class Lab {
   }
 
   /** The SSH login the topology gives a router (the first user; lab default admin/admin). */
+  /** A terminal transcript of `lines` on a router, logged in as a topology user (`flashlab exec`). */
+  transcript(node: string, lines: string[], o: { user?: string; answers?: string[]; yes?: boolean } = {}): Promise<TranscriptResult> {
+    const n = this.node(node);
+    if (!(n instanceof RouterNode)) throw new Error(`node "${node}" is a ${n.kind} node, not a router`);
+    return n.transcript(lines, o);
+  }
+
   login(node: string): { user: string; password: string } {
     const n = this.node(node);
     if (!(n instanceof RouterNode)) throw new Error(`node "${node}" is a ${n.kind} node, not a router`);

@@ -154,9 +154,19 @@ async function inspect(o: { lab?: string; json?: boolean }, cmd: Command): Promi
   out(o.json ? JSON.stringify(nodes, null, 2) : nodeTable(info.lab, nodes));
 }
 
-async function exec(node: string, commands: string[], o: { lab?: string }, cmd: Command): Promise<void> {
+/**
+ * `flashlab exec`: a terminal transcript (prompt, the line, its output), as a topology user.
+ * Exit 1 when IOS refused a line; a question is answered only by --answer or --yes, else the
+ * transcript stops there with exit 3.
+ */
+async function exec(node: string, commands: string[], o: { lab?: string; user?: string; yes?: boolean; answer?: string[] }, cmd: Command): Promise<void> {
   const client = new ControlClient(findLab(home(cmd), o.lab));
-  process.stdout.write(await client.exec(node, commands));
+  const r = await client.transcript(node, commands, { user: o.user, yes: o.yes, answers: o.answer ?? [] });
+  process.stdout.write(r.text.endsWith('\n') ? r.text : `${r.text}\n`);
+  if (r.stoppedAt !== undefined) {
+    throw new CliError(`stopped at the question "${r.stoppedAt.trim()}": answer it with --answer <text> (repeatable, in order) or --yes (defaults, yes to yes/no)`, 3);
+  }
+  if (r.refused) process.exitCode = 1;
 }
 
 /** `key=value` words to a faults object: numbers and booleans as such, sizes stay text for the schema. */
@@ -321,10 +331,14 @@ export function program(): Command {
     .action(inspect);
 
   p.command('exec')
-    .description("run IOS commands on a router, one argument per line: flashlab exec r1 'show version'")
+    .description("run IOS commands on a router as a terminal transcript, one argument per line: flashlab exec r1 'show version'")
     .argument('<node>')
     .argument('<command...>')
+    .option('--user <name>', 'log in as this topology user (default: the first)')
+    .option('--answer <text>', 'answer the next question with this text (repeat for several, in order)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--yes', 'answer any other question as Enter would: confirm, the default, yes')
     .option('--lab <name>', 'which lab, when several run')
+    .addHelpText('after', '\nExit status: 0 all lines accepted, 1 a line was refused (% error), 3 stopped at an unanswered question.')
     .action(exec);
 
   p.command('console')

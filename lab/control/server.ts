@@ -6,7 +6,8 @@
  *
  *   GET  /nodes                        NodeInfo[]
  *   GET  /login/:node                  { user, password } for a router's console
- *   POST /exec    { node, lines }      { output }
+ *   POST /exec    { node, lines }      { output }  (privilege 15, no prompts: scripts)
+ *   POST /transcript { node, lines, user?, answers?, yes? }  { text, refused, stoppedAt? }
  *   POST /faults  { node, faults }     { ok }
  *   GET  /clock                        { now }
  *   POST /clock/advance { ms }         { now }
@@ -95,6 +96,19 @@ export async function startControlServer(lab: Lab, opts: { onDown: () => void | 
       const lines = typeof b.lines === 'string' ? [b.lines] : b.lines;
       if (!Array.isArray(lines) || !lines.every((l) => typeof l === 'string')) throw new HttpError(400, '"lines" must be a list of strings');
       return { output: await lab.exec(str(b, 'node'), lines as string[]) };
+    }
+    if (m === 'POST' && p === '/transcript') {
+      const b = await body(req);
+      const lines = b.lines;
+      if (!Array.isArray(lines) || !lines.every((l) => typeof l === 'string')) throw new HttpError(400, '"lines" must be a list of strings');
+      const answers = b.answers ?? [];
+      if (!Array.isArray(answers) || !answers.every((l) => typeof l === 'string')) throw new HttpError(400, '"answers" must be a list of strings');
+      if (b.user !== undefined && typeof b.user !== 'string') throw new HttpError(400, '"user" must be a string');
+      try {
+        return await lab.transcript(str(b, 'node'), lines as string[], { user: b.user as string | undefined, answers: answers as string[], yes: b.yes === true });
+      } catch (e) {
+        throw new HttpError(400, (e as Error).message);
+      }
     }
     if (m === 'POST' && p === '/faults') {
       const b = await body(req);

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RouterSshServer } from '../../router/access/SshServer.ts';
 import { RouterTelnetServer } from '../../router/access/TelnetServer.ts';
+import { runTranscript, type TranscriptResult } from '../../router/access/Transcript.ts';
 import '../../router/features/index.ts'; // registers the IOS feature modules with the router engine
 import { platform } from '../../router/platforms/profile.ts';
 import { Router, type LabService } from '../../router/Router.ts';
@@ -122,6 +123,12 @@ export class RouterNode extends BaseNode {
 
   exec(lines: string[]): Promise<string> {
     return this.router.exec(lines);
+  }
+
+  /** `flashlab exec`: a transcript as a topology user (default the first), enabled with the topology's secret. */
+  transcript(lines: string[], o: { user?: string; answers?: string[]; yes?: boolean }): Promise<TranscriptResult> {
+    const user = o.user ?? this.spec.users?.[0]?.name ?? 'admin';
+    return runTranscript(this.router, lines, { user, enableSecret: this.spec.enableSecret ?? 'cisco', answers: o.answers, yes: o.yes });
   }
 
   info(): NodeInfo {

@@ -42,6 +42,8 @@ export interface SessionOptions {
   noPrompt?: boolean;
   /** Shows an unsolicited line (the access layer redraws the typed input after it). */
   notify?: (line: string) => void;
+  /** Called when a command asks a question and waits for its answer (scripted transcripts). */
+  onQuestion?: (d: Dialog) => void;
 }
 
 interface ModeFrame {
@@ -354,6 +356,7 @@ export class CliSession<C> {
       const raw = await new Promise<string>((resolve) => {
         this.pendingAsk = resolve;
         this.pump();
+        if (this.pendingAsk === resolve) this.opts.onQuestion?.(d);
       });
       this.secretInput = false;
       if (raw === '\u0003' || signal?.aborted) {
