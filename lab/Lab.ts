@@ -16,7 +16,7 @@
  *   lab.server(name)              the FtpServer / TftpServer / DnsServer (logs, faults)
  *   lab.exec(node, lines)         runs CLI lines on a router; resolves to its output
  *   lab.setFaults(node, faults)   replaces a server's faults (camelCase or kebab-case keys)
- *   lab.logs(node)                a server's log entries
+ *   lab.logs(node)                a server's log entries; a router's console and logging buffer
  *   lab.login(node)               the router's SSH login from the topology
  *   lab.servicePort(addr, svc)    the port a service really listens on
  *   await lab.stop()              stops every node; the state folder stays for the next start
@@ -182,11 +182,10 @@ export class Lab {
 
   logs(node: string): unknown[] {
     const n = this.node(node);
-    if (!n.logs) throw new Error(`node "${node}" is a ${n.kind} node: it keeps no server log`);
+    if (!n.logs) throw new Error(`node "${node}" is a ${n.kind} node: it keeps no log`);
     return n.logs();
   }
 
-  /** The SSH login the topology gives a router (the first user; lab default admin/admin). */
   /** A terminal transcript of `lines` on a router, logged in as a topology user (`flashlab exec`). */
   transcript(node: string, lines: string[], o: { user?: string; answers?: string[]; yes?: boolean } = {}): Promise<TranscriptResult> {
     const n = this.node(node);
@@ -194,6 +193,7 @@ export class Lab {
     return n.transcript(lines, o);
   }
 
+  /** The SSH login the topology gives a router (the first user; lab default admin/admin). */
   login(node: string): { user: string; password: string } {
     const n = this.node(node);
     if (!(n instanceof RouterNode)) throw new Error(`node "${node}" is a ${n.kind} node, not a router`);

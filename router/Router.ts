@@ -182,6 +182,14 @@ export class Router {
   private stateWaiters: (() => void)[] = [];
   /** Why the last boot ended in ROMmon, for the console. */
   bootFailure?: string;
+  /** What the console showed across boots (`flashlab logs r1`): ROMmon's choices and why. */
+  readonly consoleLog: string[] = [];
+
+  /** A console line, stamped with the router's clock; the oldest go past a few hundred. */
+  consoleLine(text: string): void {
+    this.consoleLog.push(`${this.clock.now().toISOString()} ${text}`);
+    if (this.consoleLog.length > 500) this.consoleLog.splice(0, this.consoleLog.length - 500);
+  }
 
   constructor(opts: RouterOptions) {
     this.name = opts.name;
@@ -416,6 +424,7 @@ export class Router {
 
   private async boot(): Promise<void> {
     this.state = 'booting';
+    this.consoleLine(`${this.name} booting (${this.platform.description})`);
     this.featureStates.clear();
     this.system = this.freshSystem();
     this.applyTopologyLogins();
@@ -423,6 +432,7 @@ export class Router {
     const nvram = this.fs.get('nvram');
     const startup = nvram?.stat('startup-config') ? await nvram.readText('startup-config') : undefined;
     const lines = startup !== undefined ? startup.split('\n') : this.initialConfig;
+    this.consoleLine(startup !== undefined ? 'configuration: nvram:startup-config' : `configuration: the topology's startup lines (${this.initialConfig.length}), nvram has none`);
     if (lines.length) await this.exec(['configure terminal', ...lines.map((l) => l.replace(/\r$/, '')), 'end'], { user: 'startup' });
     this.savedConfig = this.configText();
     // config-register typed before the reload (or saved) takes effect now.
@@ -434,6 +444,7 @@ export class Router {
     const image = await this.selectImage();
     this.bootedAt = this.clock.now();
     if (!image) {
+      this.consoleLine(`rommon 1 > (no image booted: ${this.bootFailure ?? 'none found'})`);
       this.state = 'rommon';
       this.runningImage = undefined;
       this.notifyState();
@@ -447,6 +458,7 @@ export class Router {
     for (const s of [...this.sessions]) if (s.mode === 'rommon') s.close();
     this.runningImage = image;
     this.bootedAt = this.clock.now();
+    this.consoleLine(`booted ${image.url} (version ${image.image.header.version})`);
     this.state = 'running';
     this.bootFailure = undefined;
     this.log.emit('SYS', 5, 'RESTART', 'System restarted --');
@@ -468,10 +480,14 @@ export class Router {
       const def = this.fs.default;
       for (const e of def.list('')) if (!e.isDir) candidates.push(`${def.name}:${e.path}`);
     }
+    this.consoleLine(
+      this.system.bootSystem.length ? `BOOT variable = ${this.system.bootSystem.join(';')}` : `no BOOT variable: first image on ${this.fs.default.name}:`,
+    );
     const reasons: string[] = [];
     for (const url of candidates) {
       const r = await this.loadableImage(url);
       if ('image' in r) return r;
+      this.consoleLine(`skipped ${url}: ${r.error}`);
       reasons.push(`${url}: ${r.error}`);
     }
     this.bootFailure = reasons.length ? reasons.join('; ') : 'no bootable image found';

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:f
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
 import { makeImage, parseSize } from '../../router/image/format.ts';
 import { platforms } from '../../router/platforms/profile.ts';
 import { ControlClient, findLab, readControl } from '../control/client.ts';
@@ -14,7 +15,8 @@ import { startControlServer } from '../control/server.ts';
 import { Lab, labHome, labStateDir } from '../Lab.ts';
 import type { NodeInfo } from '../runtime/types.ts';
 import { topologyJsonSchema } from '../topology/jsonschema.ts';
-import { DEFAULT_TOPOLOGY, loadTopology, TopologyError } from '../topology/load.ts';
+import type { Topology } from '../topology/schema.ts';
+import { DEFAULT_TOPOLOGY, loadTopology, relocate, resolveTopology, TopologyError } from '../topology/load.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(here, '../../bin/flashlab.mjs');
@@ -57,6 +59,8 @@ const out = (s: string): void => {
 
 interface UpOptions {
   foreground?: boolean;
+  /** Every address of the topology moved into this mgmt subnet. */
+  subnet?: string;
   reset?: boolean;
   highPorts?: boolean;
   state?: string;
@@ -72,7 +76,8 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
   const log = (l: string) => console.error(`flashlab: ${l}`);
   let lab: Lab;
   try {
-    lab = await Lab.start(topoPath, { home: homeDir, stateDir: o.state, reset: o.reset, wellKnownPorts: !o.highPorts, log });
+    const topology = o.subnet ? relocatedTopology(topoPath, o.subnet) : topoPath;
+    lab = await Lab.start(topology, { home: homeDir, stateDir: o.state, reset: o.reset, wellKnownPorts: !o.highPorts, log });
   } catch (e) {
     if (child) process.send!({ type: 'error', message: (e as Error).message });
     throw e;
@@ -97,10 +102,18 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
   }
 }
 
+/** The topology file with its mgmt subnet and fixed addresses moved (`up --subnet`), checked. */
+function relocatedTopology(topoPath: string, subnet: string): Topology {
+  const moved = relocate(parseYaml(readFileSync(topoPath, 'utf8')) as Record<string, unknown>, subnet);
+  // A subnet outside 127/8, or too small for the nodes, fails here with the key named.
+  return resolveTopology(moved, { file: topoPath });
+}
+
 async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): Promise<void> {
   const homeDir = home(cmd);
   const topoPath = resolve(topologyArg ?? DEFAULT_TOPOLOGY);
   const topo = loadTopology(topoPath); // fails here, in the user's terminal, on a bad file
+  if (o.subnet) relocatedTopology(topoPath, o.subnet);
   const stateDir = labStateDir(topo.name, { home: homeDir, stateDir: o.state });
   const running = readControl(stateDir);
   if (running) throw new CliError(`lab ${topo.name} is already running (pid ${running.pid}); "flashlab down" first`);
@@ -112,6 +125,7 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   const args = [BIN, '--home', homeDir, 'up', topoPath, '--child', '--state', stateDir];
   if (o.reset) args.push('--reset');
   if (o.highPorts) args.push('--high-ports');
+  if (o.subnet) args.push('--subnet', o.subnet);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: process.env });
   closeSync(fd);
   const msg = await new Promise<{ type: string; message?: string; nodes?: NodeInfo[]; lab?: string }>((done, fail) => {
@@ -300,15 +314,25 @@ async function run(paths: string[], options: Record<string, unknown>, cmd: Comma
   if (!existsSync(path)) throw new CliError('the scenario runner is not available yet (lab/scenario/cli.ts is missing)');
   const mod = (await import(pathToFileURL(path).href)) as { runCommand?: (paths: string[], options: Record<string, unknown>) => Promise<number | void> };
   if (typeof mod.runCommand !== 'function') throw new CliError('lab/scenario/cli.ts exports no runCommand(paths, options)');
-  const code = await mod.runCommand(paths, { ...options, home: home(cmd), args: cmd.args });
+  // Commander parsed the options (so --help lists them); the runner takes `stateDir`.
+  const { state, ...rest } = options;
+  const code = await mod.runCommand(paths, { ...rest, ...(state !== undefined ? { stateDir: state } : {}), home: home(cmd), args: cmd.args });
   if (typeof code === 'number') process.exitCode = code;
 }
 
 // ---- program ------------------------------------------------------------------------------
 
+/** The version in package.json (what `--version` and the reports name). */
+export function flashlabVersion(): string {
+  return (JSON.parse(readFileSync(resolve(here, '../../package.json'), 'utf8')) as { version: string }).version;
+}
+
 export function program(): Command {
   const p = new Command('flashlab')
     .description('An emulated lab of virtual Cisco IOS XE routers with FTP, TFTP and DNS servers, on loopback.')
+    .version(flashlabVersion(), '-V, --version', 'print the flashlab version')
+    // Program options only before the command: `image make --version 16.12.4` is the image's.
+    .enablePositionalOptions()
     .option('--home <dir>', 'where lab state lives (default $FLASHLAB_HOME or ./.flashlab)')
     .showHelpAfterError();
 
@@ -317,7 +341,8 @@ export function program(): Command {
     .argument('[topology]', 'topology file (default: the bundled default lab)')
     .option('--foreground', 'keep the lab in this terminal (Ctrl-C stops it)')
     .option('--reset', 'wipe the lab state first (fresh flash and server roots)')
-    .option('--high-ports', 'skip the well-known ports 21/22/53/69 even when they could be bound')
+    .option('--high-ports', 'skip the well-known ports 21/22/23/53/69 even when they could be bound')
+    .option('--subnet <cidr>', 'move every address of the topology into this loopback subnet (e.g. 127.88.0.0/24)')
     .option('--state <dir>', 'state folder (default <home>/<lab name>)')
     .addOption(new Option('--child').hideHelp())
     .action(up);
@@ -365,7 +390,7 @@ export function program(): Command {
     .action(clock);
 
   p.command('logs')
-    .description("a server's log: logins (with the password sent), transfers, queries")
+    .description("a server's log (logins with the password sent, transfers, queries), or a router's console and logging buffer")
     .argument('<node>')
     .option('--json', 'machine-readable output')
     .option('--lab <name>', 'which lab, when several run')
@@ -386,8 +411,14 @@ export function program(): Command {
     .action(imageMake);
 
   p.command('run')
-    .description('run scenarios (default: the bundled ones)')
-    .argument('[paths...]')
+    .description('run scenarios (default: the bundled ones); exit 0 all passed, 1 one failed, 2 a file is invalid')
+    .argument('[paths...]', 'scenario files or folders (default: scenarios/)')
+    .option('--reports <dir>', 'where junit.xml and report.md go', 'reports')
+    .option('--topology <file>', 'topology for scenarios that name none (default: the bundled one)')
+    .option('--subnet <cidr>', 'run every lab in this loopback subnet')
+    .option('--state <dir>', 'parent folder of the per-scenario lab state (default: the temp folder)')
+    .option('--keep-state', "keep each scenario's lab state after the run")
+    .option('--check', 'only validate the files')
     .allowUnknownOption()
     .action(run);
 

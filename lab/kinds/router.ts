@@ -125,6 +125,12 @@ export class RouterNode extends BaseNode {
     return this.router.exec(lines);
   }
 
+  /** `flashlab logs r1`: the console (boots, ROMmon's choices and why) then the logging buffer. */
+  logs(): string[] {
+    const r = this.router;
+    return ['--- console ---', ...r.consoleLog, '--- logging buffer ---', ...r.log.buffer.map((m) => m.line)];
+  }
+
   /** `flashlab exec`: a transcript as a topology user (default the first), enabled with the topology's secret. */
   transcript(lines: string[], o: { user?: string; answers?: string[]; yes?: boolean }): Promise<TranscriptResult> {
     const user = o.user ?? this.spec.users?.[0]?.name ?? 'admin';

@@ -12,6 +12,7 @@ import { parseSize } from '../../router/image/format.ts';
 import type { Router } from '../../router/Router.ts';
 import type { LogMessage } from '../../router/system/Syslog.ts';
 import { Lab } from '../Lab.ts';
+import { relocate } from '../topology/load.ts';
 import type { FtpSpec, RouterSpec } from '../topology/schema.ts';
 import { baseName, errorLines, parseBootvar, parseDir, parseFree, parseMd5, parseRunningImage, versionShown } from './ios.ts';
 import {
@@ -129,27 +130,6 @@ export function formatMs(ms: number): string {
   const m = Math.floor((s % 3600) / 60);
   const sec = Math.round(s % 60);
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${sec ? `${sec}s` : ''}` || '0s';
-}
-
-/** Moves a topology's mgmt subnet, keeping fixed node addresses at the same host offset. */
-export function relocate(topology: Record<string, unknown>, subnet: string): Record<string, unknown> {
-  const t = structuredClone(topology) as { mgmt?: Record<string, unknown>; topology?: { nodes?: Record<string, { address?: string }> } };
-  const old = String(t.mgmt?.['ipv4-subnet'] ?? '127.77.0.0/24');
-  t.mgmt = { ...(t.mgmt ?? {}), 'ipv4-subnet': subnet };
-  const toInt = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-  const toIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-  const [oldNet, oldPrefix] = old.split('/');
-  const [newNet, newPrefix] = subnet.split('/');
-  const oldSize = 2 ** (32 - Number(oldPrefix));
-  const oldBase = toInt(oldNet!) - (toInt(oldNet!) % oldSize);
-  const newSize = 2 ** (32 - Number(newPrefix));
-  const newBase = toInt(newNet!) - (toInt(newNet!) % newSize);
-  for (const n of Object.values(t.topology?.nodes ?? {})) {
-    if (!n?.address) continue;
-    const off = toInt(n.address) - oldBase;
-    if (off > 0 && off < oldSize && off < newSize) n.address = toIp(newBase + off);
-  }
-  return t as Record<string, unknown>;
 }
 
 async function md5OfFile(path: string): Promise<string> {

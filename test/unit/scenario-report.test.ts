@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { baseName, parseBootvar, parseDir, parseFree, parseMd5, parseRunningImage, versionShown } from '../../lab/scenario/ios.ts';
 import { junitXml, markdownReport, transcriptText } from '../../lab/scenario/report.ts';
-import { checkExpect, faultValues, relocate, type ScenarioResult, type StepResult } from '../../lab/scenario/runner.ts';
+import { checkExpect, faultValues, type ScenarioResult, type StepResult } from '../../lab/scenario/runner.ts';
+import { relocate } from '../../lab/topology/load.ts';
 import { cleanTerminal, CLI_PROMPT, responseOf, type Exchange } from '../../lab/scenario/ssh.ts';
 
 /** A tiny XML reader: checks well-formedness and returns the element tree. */
