@@ -13,6 +13,7 @@ import { platforms } from '../../router/platforms/profile.ts';
 import { ControlClient, findLab, readControl } from '../control/client.ts';
 import { startControlServer } from '../control/server.ts';
 import { Lab, labHome, labStateDir } from '../Lab.ts';
+import { flashlabVersion } from '../version.ts';
 import type { NodeInfo } from '../runtime/types.ts';
 import { topologyJsonSchema } from '../topology/jsonschema.ts';
 import type { Topology } from '../topology/schema.ts';
@@ -322,10 +323,6 @@ async function run(paths: string[], options: Record<string, unknown>, cmd: Comma
 
 // ---- program ------------------------------------------------------------------------------
 
-/** The version in package.json (what `--version` and the reports name). */
-export function flashlabVersion(): string {
-  return (JSON.parse(readFileSync(resolve(here, '../../package.json'), 'utf8')) as { version: string }).version;
-}
 
 export function program(): Command {
   const p = new Command('flashlab')

@@ -7,6 +7,40 @@ import { basename, relative } from 'node:path';
 import type { ScenarioResult, StepResult } from './runner.ts';
 import type { Exchange } from './ssh.ts';
 import { formatMs } from './runner.ts';
+import { SPEC_IDS } from './specIds.ts';
+
+/** What a report says about the run itself. */
+export interface RunDetails {
+  version: string;
+  /** The topology file scenarios without one of their own use. */
+  topology: string;
+  subnet?: string;
+  runtime: string;
+  ms: number;
+}
+
+/**
+ * Long runs of progress marks fold to their first and last lines: a 16 MB copy prints
+ * hundreds of `!!!…` lines that say nothing a count does not.
+ */
+export function foldMarks(text: string): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; ) {
+    let j = i;
+    while (j < lines.length && /^[!.O]+$/.test(lines[j]!)) j++;
+    if (j - i >= 4) {
+      const middle = lines.slice(i + 1, j - 1);
+      const marks = middle.reduce((n, l) => n + l.length, 0);
+      out.push(lines[i]!, `[… ${middle.length} lines of progress marks folded (${marks} marks) …]`, lines[j - 1]!);
+      i = j;
+    } else if (j > i) {
+      out.push(...lines.slice(i, j));
+      i = j;
+    } else out.push(lines[i++]!);
+  }
+  return out.join('\n');
+}
 
 function xmlEscape(s: string): string {
   // Control characters are not allowed in XML 1.0 at all: drop them (BEL from banners, ESC).
@@ -38,14 +72,14 @@ export function transcriptText(exchanges: Exchange[], opts: { setup?: boolean } 
     if (e.error) out += `\n[runner: ${e.error}]\n`;
     else if (e.closed) out += '\n[connection closed by the router]\n';
   }
-  return out.replace(/\n{4,}/g, '\n\n\n');
+  return foldMarks(out.replace(/\n{4,}/g, '\n\n\n'));
 }
 
 function caseName(s: StepResult): string {
   return `${String(s.index + 1).padStart(2, '0')} ${s.label}`;
 }
 
-export function junitXml(results: ScenarioResult[]): string {
+export function junitXml(results: ScenarioResult[], details?: RunDetails): string {
   const all = results.flatMap((r) => r.steps);
   const count = (rs: StepResult[], st: StepResult['status']) => rs.filter((s) => s.status === st).length;
   const errors = results.filter((r) => r.status === 'error').length;
@@ -63,6 +97,12 @@ export function junitXml(results: ScenarioResult[]): string {
     );
     lines.push('    <properties>');
     lines.push(`      <property name="covers" value="${xmlEscape(r.covers.join(' '))}"/>`);
+    if (details) {
+      lines.push(`      <property name="flashlab.version" value="${xmlEscape(details.version)}"/>`);
+      lines.push(`      <property name="topology" value="${xmlEscape(details.topology)}"/>`);
+      if (details.subnet) lines.push(`      <property name="subnet" value="${xmlEscape(details.subnet)}"/>`);
+      lines.push(`      <property name="runtime" value="${xmlEscape(details.runtime)}"/>`);
+    }
     lines.push('    </properties>');
     if (r.status === 'error') {
       lines.push(`    <testcase classname="${xmlEscape(classname)}" name="lab" time="0.000">`);
@@ -70,7 +110,9 @@ export function junitXml(results: ScenarioResult[]): string {
       lines.push('    </testcase>');
     }
     for (const s of r.steps) {
-      lines.push(`    <testcase classname="${xmlEscape(classname)}" name="${xmlEscape(caseName(s))}" time="${secs(s.ms)}">`);
+      // file and line: CI pages link a failing step to the scenario line that defines it.
+      const where = `file="${xmlEscape(file)}"${s.line ? ` line="${s.line}"` : ''}`;
+      lines.push(`    <testcase classname="${xmlEscape(classname)}" name="${xmlEscape(caseName(s))}" ${where} time="${secs(s.ms)}">`);
       if (s.status === 'failed') {
         const first = (s.message ?? 'failed').split('\n')[0]!;
         lines.push(`      <failure message="${xmlEscape(first)}" type="StepFailure">${xmlEscape(s.message ?? '')}</failure>`);
@@ -96,18 +138,37 @@ function fence(text: string, lang = 'text'): string {
   return `${f}${lang}\n${text.trimEnd()}\n${f}`;
 }
 
-export function markdownReport(results: ScenarioResult[], opts: { title?: string; started?: Date } = {}): string {
+/** Which scenarios show each SPEC ID, and which IDs nothing shows. */
+export function coverageTable(results: ScenarioResult[]): string[] {
+  const out = ['## SPEC coverage', '', '| ID | what | covered by |', '|---|---|---|'];
+  const uncovered: string[] = [];
+  for (const [id, what] of Object.entries(SPEC_IDS)) {
+    const by = results.filter((r) => r.covers.includes(id)).map((r) => `${ICON[r.status]} [${r.name}](#${slug(r.name)})`);
+    if (by.length === 0) uncovered.push(id);
+    out.push(`| ${id} | ${what} | ${by.join('<br>') || '—'} |`);
+  }
+  const unknown = [...new Set(results.flatMap((r) => r.covers))].filter((id) => !(id in SPEC_IDS));
+  out.push('', uncovered.length ? `Not covered by any scenario in this run: ${uncovered.join(', ')}.` : 'Every SPEC ID is covered by a scenario in this run.');
+  if (unknown.length) out.push('', `Named by a scenario but not a SPEC ID: ${unknown.join(', ')}.`);
+  return [...out, ''];
+}
+
+export function markdownReport(results: ScenarioResult[], opts: { title?: string; started?: Date; details?: RunDetails } = {}): string {
   const out: string[] = [];
   const passed = results.filter((r) => r.status === 'passed').length;
   out.push(`# ${opts.title ?? 'flashlab scenario report'}`, '');
   out.push(`${passed} of ${results.length} scenarios passed${opts.started ? ` — run started ${opts.started.toISOString()}` : ''}.`, '');
+  const d = opts.details;
+  if (d) {
+    out.push('| run | |', '|---|---|', `| flashlab | ${d.version} |`, `| topology | \`${d.topology}\` |`, `| subnet | ${d.subnet ?? 'each topology\'s own'} |`, `| runtime | ${d.runtime} |`, `| time | ${formatMs(d.ms)} |`, '');
+  }
   out.push('| | Scenario | File | Covers | Steps | Time |', '|---|---|---|---|---|---|');
   for (const r of results) {
     const done = r.steps.filter((s) => s.status === 'passed').length;
     const anchor = `#${slug(r.name)}`;
     out.push(`| ${ICON[r.status]} | [${r.name}](${anchor}) | \`${basename(r.file)}\` | ${r.covers.join(', ')} | ${done}/${r.steps.length} | ${formatMs(r.ms)} |`);
   }
-  out.push('');
+  out.push('', ...coverageTable(results));
   for (const r of results) {
     out.push(`## ${r.name}`, '');
     out.push(`${ICON[r.status]} **${r.status.toUpperCase()}** · \`${relative(process.cwd(), r.file) || r.file}\` · covers ${r.covers.join(', ')} · ${formatMs(r.ms)}`, '');
