@@ -129,6 +129,10 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   if (o.subnet) args.push('--subnet', o.subnet);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: process.env });
   closeSync(fd);
+  // Progress while the nodes start: the count now, a dot a second on a terminal, the time at the end.
+  const t0 = Date.now();
+  process.stdout.write(`starting lab ${topo.name}: ${topo.nodes.length} nodes (${topo.nodes.map((n) => n.name).join(', ')})`);
+  const dots = process.stdout.isTTY ? setInterval(() => process.stdout.write('.'), 1000) : undefined;
   const msg = await new Promise<{ type: string; message?: string; nodes?: NodeInfo[]; lab?: string }>((done, fail) => {
     const t = setTimeout(() => fail(new CliError(`lab did not report ready within ${UP_TIMEOUT_MS / 1000} s; see ${logFile}`)), UP_TIMEOUT_MS);
     child.once('message', (m) => {
@@ -140,6 +144,8 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
       done({ type: 'error', message: `lab process exited (code ${code}) before it was ready; see ${logFile}` });
     });
   });
+  if (dots) clearInterval(dots);
+  process.stdout.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   child.removeAllListeners('exit');
   if (child.connected) child.disconnect();
   child.unref();
