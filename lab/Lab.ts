@@ -29,6 +29,7 @@ import type { DnsServer } from '../servers/dns/DnsServer.ts';
 import type { FtpServer } from '../servers/ftp/FtpServer.ts';
 import type { TftpServer } from '../servers/tftp/TftpServer.ts';
 import { LabClock } from './clock/LabClock.ts';
+import { labStateDir } from './home.ts';
 import { pidAlive } from './control/client.ts';
 import { ServerNode } from './kinds/ServerNode.ts';
 import { RouterNode } from './kinds/router.ts';
@@ -79,13 +80,7 @@ function wipeState(stateDir: string): void {
 }
 
 /** Where labs keep their state unless told otherwise. */
-export function labHome(home?: string): string {
-  return resolve(home ?? process.env.FLASHLAB_HOME ?? '.flashlab');
-}
-
-export function labStateDir(name: string, opts: { stateDir?: string; home?: string } = {}): string {
-  return opts.stateDir ? resolve(opts.stateDir) : join(labHome(opts.home), name);
-}
+export { labHome, labStateDir } from './home.ts';
 
 /** Labs running in this process, by state folder (a second start on one folder would corrupt it). */
 const running = new Set<string>();

@@ -3,21 +3,19 @@
  * the control API; every other lab command talks to that API.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, closeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { makeImage, parseSize } from '../../router/image/format.ts';
-import { platforms } from '../../router/platforms/profile.ts';
 import { ControlClient, findLab, readControl } from '../control/client.ts';
-import { startControlServer } from '../control/server.ts';
-import { Lab, labHome, labStateDir } from '../Lab.ts';
-import { flashlabVersion } from '../version.ts';
+import { labHome, labStateDir } from '../home.ts';
+import type { Lab } from '../Lab.ts';
 import type { NodeInfo } from '../runtime/types.ts';
-import { topologyJsonSchema } from '../topology/jsonschema.ts';
 import type { Topology } from '../topology/schema.ts';
-import { DEFAULT_TOPOLOGY, loadTopology, relocate, resolveTopology, TopologyError } from '../topology/load.ts';
+import { flashlabVersion } from '../version.ts';
+// The lab, the router and the topology loader are imported where a command needs them:
+// `flashlab exec` talks to a running lab and should start in a fraction of a second.
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(here, '../../bin/flashlab.mjs');
@@ -76,8 +74,10 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
   const child = o.child && typeof process.send === 'function';
   const log = (l: string) => console.error(`flashlab: ${l}`);
   let lab: Lab;
+  const { Lab } = await import('../Lab.ts');
+  const { startControlServer } = await import('../control/server.ts');
   try {
-    const topology = o.subnet ? relocatedTopology(topoPath, o.subnet) : topoPath;
+    const topology = o.subnet ? await relocatedTopology(topoPath, o.subnet) : topoPath;
     lab = await Lab.start(topology, { home: homeDir, stateDir: o.state, reset: o.reset, wellKnownPorts: !o.highPorts, log });
   } catch (e) {
     if (child) process.send!({ type: 'error', message: (e as Error).message });
@@ -104,7 +104,8 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
 }
 
 /** The topology file with its mgmt subnet and fixed addresses moved (`up --subnet`), checked. */
-function relocatedTopology(topoPath: string, subnet: string): Topology {
+async function relocatedTopology(topoPath: string, subnet: string): Promise<Topology> {
+  const { relocate, resolveTopology } = await import('../topology/load.ts');
   const moved = relocate(parseYaml(readFileSync(topoPath, 'utf8')) as Record<string, unknown>, subnet);
   // A subnet outside 127/8, or too small for the nodes, fails here with the key named.
   return resolveTopology(moved, { file: topoPath });
@@ -112,9 +113,10 @@ function relocatedTopology(topoPath: string, subnet: string): Topology {
 
 async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): Promise<void> {
   const homeDir = home(cmd);
+  const { DEFAULT_TOPOLOGY, loadTopology } = await import('../topology/load.ts');
   const topoPath = resolve(topologyArg ?? DEFAULT_TOPOLOGY);
   const topo = loadTopology(topoPath); // fails here, in the user's terminal, on a bad file
-  if (o.subnet) relocatedTopology(topoPath, o.subnet);
+  if (o.subnet) await relocatedTopology(topoPath, o.subnet);
   const stateDir = labStateDir(topo.name, { home: homeDir, stateDir: o.state });
   const running = readControl(stateDir);
   if (running) throw new CliError(`lab ${topo.name} is already running (pid ${running.pid}); "flashlab down" first`);
@@ -284,7 +286,10 @@ async function consoleCmd(node: string, o: { lab?: string; user?: string; passwo
 
 async function schema(which: string | undefined): Promise<void> {
   const kind = which ?? 'topology';
-  if (kind === 'topology') return out(JSON.stringify(topologyJsonSchema(), null, 2));
+  if (kind === 'topology') {
+    const { topologyJsonSchema } = await import('../topology/jsonschema.ts');
+    return out(JSON.stringify(topologyJsonSchema(), null, 2));
+  }
   if (kind === 'scenario') {
     const path = resolve(here, '../scenario/schema.ts');
     if (!existsSync(path)) throw new CliError('scenario schema not available: lab/scenario/schema.ts is missing');
@@ -296,6 +301,8 @@ async function schema(which: string | undefined): Promise<void> {
 }
 
 async function imageMake(file: string, o: { platform: string; version: string; featureSet: string; size: string; kind: string }): Promise<void> {
+  const { makeImage, parseSize } = await import('../../router/image/format.ts');
+  const { platforms } = await import('../../router/platforms/profile.ts');
   const profile = platforms().get(o.platform);
   const tag = profile?.imagePlatform ?? o.platform;
   let size: number;
@@ -328,6 +335,14 @@ async function run(paths: string[], options: Record<string, unknown>, cmd: Comma
 }
 
 // ---- program ------------------------------------------------------------------------------
+
+/** Platform ids for help texts: the profile files' names, read without loading the profiles. */
+function platformNames(): string[] {
+  return readdirSync(resolve(here, '../../router/platforms'))
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => f.replace(/\.yml$/, ''))
+    .sort();
+}
 
 
 export function program(): Command {
@@ -406,7 +421,7 @@ export function program(): Command {
     .command('make')
     .description('create a stand-in image file')
     .argument('<file>')
-    .requiredOption('--platform <platform>', `router platform (${[...platforms().keys()].join(', ')}) or an image tag`)
+    .requiredOption('--platform <platform>', `router platform (${platformNames().join(', ')}) or an image tag`)
     .requiredOption('--version <version>', 'software version, e.g. 16.12.4')
     .option('--feature-set <set>', 'feature set', 'universalk9')
     .option('--size <size>', 'file size, e.g. 100M', '16M')
@@ -432,7 +447,8 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (e) {
-    const msg = e instanceof TopologyError ? e.message : `flashlab: ${(e as Error).message}`;
+    // A topology error is already file:line: key; anything else gets the command's name.
+    const msg = (e as Error).name === 'TopologyError' ? (e as Error).message : `flashlab: ${(e as Error).message}`;
     process.stderr.write(`${msg}\n`);
     process.exitCode = e instanceof CliError ? e.code : 1;
   }
