@@ -117,6 +117,14 @@ describe('chapter 3 wording around reload', () => {
     expect(await t.run('show version')).toContain('System returned to ROM by reload at 10:00:00 UTC Wed Nov 25 2026\n');
   });
 
+  it('reload in N reason R: Reload reason: before [confirm], Reload Reason: in the syslog line', async () => {
+    const t = await makeTestRouter();
+    await t.run('write memory');
+    const out = await t.run('reload in 10 reason image upgrade', '');
+    expect(out).toContain('Reload scheduled in 10 minutes by lab on vty0 (127.0.0.1)\nReload reason: image upgrade\nProceed with reload? [confirm]');
+    expect(await t.run('show logging')).toMatch(/%SYS-5-SCHEDULED_RELOAD: Reload requested for .* by lab on vty0 \(127\.0\.0\.1\)\. Reload Reason: image upgrade\./);
+  });
+
   it('a bad reload in value gets the caret under it, and nothing is scheduled', async () => {
     const t = await makeTestRouter();
     const out = await t.router.exec(['reload in 99:99'], { prompts: true });
