@@ -322,6 +322,9 @@ export class Router {
     return session;
   }
 
+  /** How long one name server may stay silent (IOS's `ip domain timeout`; tests shorten it). */
+  dnsTimeoutMs = 2000;
+
   /**
    * An unknown word typed in EXEC: with `ip domain lookup` on, IOS resolves it as a host
    * name first (`Translating "word"...domain server (…)`), which is why a typo can hang.
@@ -329,7 +332,7 @@ export class Router {
   private async lookupWord(word: string, out: (text: string) => void, signal: AbortSignal): Promise<void> {
     if (!this.system.domainLookup) return;
     try {
-      await resolveHost(this, word, out, { signal, timeoutMs: 2000 });
+      await resolveHost(this, word, out, { signal, timeoutMs: this.dnsTimeoutMs });
     } catch {
       // Unknown or aborted: the session says it could not find it.
     }

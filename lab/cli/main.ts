@@ -8,15 +8,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { makeImage, parseSize } from '../../router/image/format.ts';
-import { platforms } from '../../router/platforms/profile.ts';
 import { ControlClient, damagedMessage, findLab, labStatus, labStatuses, lockHolder, pidAlive } from '../control/client.ts';
-import { CONTROL_FILE, startControlServer } from '../control/server.ts';
-import { examineLab, formatReport } from '../state/doctor.ts';
-import { Lab, labHome, labStateDir } from '../Lab.ts';
+import { CONTROL_FILE } from '../control/server.ts';
+import { labHome, labStateDir } from '../home.ts';
+import type { Lab } from '../Lab.ts';
 import type { NodeInfo } from '../runtime/types.ts';
 import type { Topology } from '../topology/schema.ts';
 import { flashlabVersion } from '../version.ts';
+// The lab, the router, the doctor and the topology loader are imported where a command needs
+// them: `flashlab exec` talks to a running lab and should start in a fraction of a second.
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(here, '../../bin/flashlab.mjs');
@@ -270,6 +270,7 @@ async function doctor(o: { lab?: string; state?: string; repair?: boolean }, cmd
   const s = labStatus(stateDir);
   if (s.state === 'running') throw new CliError(`lab ${s.info.lab} is running (pid ${s.info.pid}): "flashlab down" first, then run doctor`);
   if (s.state === 'damaged') throw new CliError(damagedMessage(s));
+  const { examineLab, formatReport } = await import('../state/doctor.ts');
   const report = await examineLab(stateDir, { repair: o.repair });
   out(formatReport(report, o.repair === true));
   if (report.findings.some((f) => !f.repaired)) process.exitCode = 1;

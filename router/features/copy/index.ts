@@ -64,6 +64,8 @@ const tunings = new WeakMap<Router, Partial<CopyTuning>>();
 
 export function tuneCopy(r: Router, t: Partial<CopyTuning>): void {
   tunings.set(r, { ...tunings.get(r), ...t });
+  // Every lookup the router makes waits as long (an unknown word in EXEC is a lookup too).
+  if (t.dnsTimeoutMs !== undefined) r.dnsTimeoutMs = t.dnsTimeoutMs;
 }
 
 function tuning(r: Router): CopyTuning {

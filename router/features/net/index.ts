@@ -45,7 +45,7 @@ async function ping(ctx: CommandContext<Router>, host: string, count: number, si
   const r = ctx.router;
   let address: string;
   try {
-    address = await resolveHost(r, host, (t) => ctx.write(t), { signal: ctx.signal, timeoutMs: 2000 });
+    address = await resolveHost(r, host, (t) => ctx.write(t), { signal: ctx.signal, timeoutMs: r.dnsTimeoutMs });
   } catch (e) {
     if (e instanceof UnknownHostError) throw new CliError('% Unrecognized host or address, or protocol not running.\n');
     if (e instanceof ResolveAbortedError) return;
