@@ -426,7 +426,7 @@ export class CliSession<C> {
         return dialogDefault(d);
       }
       if (d.kind !== 'secret' && CONTROL_CHAR.test(raw)) {
-        this.out('\n');
+        if (!this.interactive) this.out('\n'); // a terminal echoed the Enter already
         throw new CliError(INVALID_CHARACTER);
       }
       if (!this.interactive || d.kind === 'secret') this.out(d.kind === 'secret' ? '\n' : raw + '\n');

@@ -84,6 +84,23 @@ function corpus(): string[] {
   ];
 }
 
+/**
+ * Issue 13's findings, one per batch in turn (so each meets every mode): random lines hit
+ * them too rarely to be sure of them in a CI-sized run.
+ */
+function triggers(): string[][] {
+  return [
+    [`verify /md5 bootflash:${IMG} | include x`, 'show privilege'],
+    [`verify /sha512 bootflash:${IMG} | i x`, 'show privilege'],
+    ['terminal length 3', 'show version', 'xyzzy', 'show privilege', 'terminal length 0'],
+    ['show priv\x1bO', 'show priv\x1b[', 'show\x1b[1;5Z privilege'],
+    ['mkdir bootflash:a\x01b', `copy tftp://${ADDR}/sm\x07all.bin bootflash:`],
+    ['a'.repeat(1100), '?'.repeat(300)],
+    ['enable', 'enable', 'clock set 10:00:00 99999999999 Jan 2030', 'show clock', 'show version'],
+    [`copy tftp://${ADDR}/small.bin bootflash:trig.bin`, '', 'delete /force bootflash:trig.bin'],
+  ];
+}
+
 const WORDS = [
   'show', 'sh', 'version', 'dir', 'copy', 'tftp:', 'ftp:', 'bootflash:', 'flash:', 'usbflash0:', 'nvram:', 'running-config', 'startup-config',
   'boot', 'system', 'delete', '/force', '/recursive', 'verify', '/md5', '/sha512', 'rename', 'mkdir', 'rmdir', 'more', 'squeeze', 'ip',
@@ -188,11 +205,20 @@ function lineMaker(rand: () => number, pty: boolean) {
   };
 }
 
+/** Puts batch b's trigger lines in the middle of it (counted as lines like any other). */
+function withTrigger(batch: string[], b: number): void {
+  const all = triggers();
+  const lines = all[b % all.length]!;
+  batch.splice(Math.floor(batch.length / 2), lines.length, ...lines);
+}
+
 /** The line that starts each batch in a mode: every mode gets its share. */
 const MODES = [[], ['disable'], ['configure terminal'], ['configure terminal', 'line vty 0 4']];
 
 interface Tally {
   lines: number;
+  /** Sessions a line ended by logging out (an edit or the pager made `exit` of it): reopened, not failures. */
+  loggedOut: number;
   batches: number;
   hung: string[];
   dropped: string[];
@@ -228,11 +254,61 @@ afterAll(async () => {
   if (tftpRoot) rmSync(tftpRoot, { recursive: true, force: true });
 });
 
-/** A pty that types batches of lines, then a sentinel it must answer. */
+/** The last line of a terminal transcript as the screen shows it (CR, backspace, overwrite). */
+function screenLine(transcript: string): string {
+  const last = transcript.slice(transcript.lastIndexOf('\n') + 1);
+  const cells: string[] = [];
+  let col = 0;
+  for (const ch of last) {
+    if (ch === '\r') col = 0;
+    else if (ch === '\b') col = Math.max(0, col - 1);
+    else if (ch >= ' ' && ch !== '\x7f') cells[col++] = ch;
+  }
+  return cells.join('').trimEnd();
+}
+
+/**
+ * Did the session end because its user logged out? Keys the pager took, a completion or an
+ * edit can still turn a filtered line into `exit`; the screen shows the line as the router
+ * received it, and the router's own grammar says whether that was exit/logout/quit.
+ */
+function loggedOut(transcript: string): boolean {
+  const m = /^[^\s>#]+[>#](.*)$/.exec(screenLine(transcript));
+  if (!m) return false;
+  return ['user', 'exec'].some((mode) => {
+    const r = t.router.engine.match(mode, m[1]!, t.router);
+    return r.kind === 'ok' && r.handler.syntax === '{exit|logout|quit}';
+  });
+}
+
+/** A pty that types batches of lines, then a sentinel it must answer; a new one after a logout. */
 async function ptyWorker(id: number, lines: number, tally: Tally): Promise<void> {
   const rand = rng(SEED + id);
   const next = lineMaker(rand, true);
-  const c: SshClient = await sshConnect(ADDR, server.port, { username: 'ops', password: 'opspw' });
+  let sent = 0;
+  for (let b = 0; sent < lines; ) {
+    const c: SshClient = await sshConnect(ADDR, server.port, { username: 'ops', password: 'opspw' });
+    try {
+      const r = await ptySession(c, id, b, lines - sent, next, tally);
+      sent += r.sent;
+      b = r.batch;
+      if (r.end) return;
+      tally.loggedOut++;
+    } finally {
+      c.end();
+    }
+  }
+}
+
+/** Runs batches on one shell until done (end), a failure (end), or a logout (a new shell follows). */
+async function ptySession(
+  c: SshClient,
+  id: number,
+  firstBatch: number,
+  lines: number,
+  next: () => string,
+  tally: Tally,
+): Promise<{ sent: number; batch: number; end: boolean }> {
   const stream = await new Promise<ClientChannel>((resolve, reject) =>
     c.shell({ term: 'vt100', rows: 24, cols: 80 }, (err, s) => (err ? reject(err) : resolve(s))),
   );
@@ -272,43 +348,47 @@ async function ptyWorker(id: number, lines: number, tally: Tally): Promise<void>
       check();
     });
   const SENTINEL = /Current privilege level is \d+\r\n[^\r\n]*[>#]$/;
-  try {
-    if (!(await waitFor(/[>#]$/, 0, SENTINEL_BOUND_MS))) throw new Error('no prompt');
-    let sent = 0;
-    for (let b = 0; sent < lines; b++) {
-      const batch: string[] = [];
-      for (let i = 0; i < PTY_BATCH && sent < lines; i++, sent++) batch.push(next());
-      const mode = MODES[b % MODES.length]!;
-      chunks = [];
-      stream.write(['end', 'enable', 'cisco', ...mode, ...batch].map((l) => l + '\r').join(''));
-      // The sentinel: whatever state the batch left (a question, --More--, a mode), the
-      // session must come back to a prompt and run a command. Ctrl-C only after a pause,
-      // so the pasted lines run first.
-      const start = Date.now();
-      let answered = false;
-      for (let attempt = 0; !answered && !closed && Date.now() - start < SENTINEL_BOUND_MS; attempt++) {
-        const mark = received;
-        stream.write(attempt === 0 ? 'end\rshow privilege\r' : '\x03\x03show privilege\r');
-        answered = await waitFor(SENTINEL, mark, attempt === 0 ? 400 : 1500);
-      }
-      tally.sentinelMaxMs = Math.max(tally.sentinelMaxMs, Date.now() - start);
-      tally.batches++;
-      tally.lines += batch.length;
-      const text = chunks.join('');
-      const bad = INTERNAL.exec(text);
-      if (bad) tally.internal.push(`pty ${id} batch ${b}: ${JSON.stringify(text.slice(Math.max(0, bad.index - 300), bad.index + 200))}`);
-      if (closed) {
-        tally.dropped.push(`pty ${id} batch ${b}: ${JSON.stringify(batch)}`);
-        return;
-      }
-      if (!answered) {
-        tally.hung.push(`pty ${id} batch ${b}: ${JSON.stringify(batch)} tail ${JSON.stringify(tail.slice(-400))}`);
-        return;
-      }
-    }
-  } finally {
-    c.end();
+  if (!(await waitFor(/[>#]$/, 0, SENTINEL_BOUND_MS))) {
+    tally.dropped.push(`pty ${id}: no prompt after login`);
+    return { sent: 0, batch: firstBatch, end: true };
   }
+  let sent = 0;
+  for (let b = firstBatch; sent < lines; b++) {
+    const batch: string[] = [];
+    for (let i = 0; i < PTY_BATCH && sent < lines; i++, sent++) batch.push(next());
+    withTrigger(batch, b);
+    const mode = MODES[b % MODES.length]!;
+    chunks = [];
+    stream.write(['end', 'enable', 'cisco', ...mode, ...batch].map((l) => l + '\r').join(''));
+    // The sentinel: whatever state the batch left (a question, --More--, a mode), the
+    // session must come back to a prompt and run a command. Ctrl-C only after a pause,
+    // so the pasted lines run first.
+    const start = Date.now();
+    let answered = false;
+    for (let attempt = 0; !answered && !closed && Date.now() - start < SENTINEL_BOUND_MS; attempt++) {
+      const mark = received;
+      stream.write(attempt === 0 ? 'end\rshow privilege\r' : '\x03\x03show privilege\r');
+      answered = await waitFor(SENTINEL, mark, attempt === 0 ? 400 : 1500);
+    }
+    tally.sentinelMaxMs = Math.max(tally.sentinelMaxMs, Date.now() - start);
+    tally.batches++;
+    tally.lines += batch.length;
+    const text = chunks.join('');
+    const bad = INTERNAL.exec(text);
+    if (bad) tally.internal.push(`pty ${id} batch ${b}: ${JSON.stringify(text.slice(Math.max(0, bad.index - 300), bad.index + 200))}`);
+    if (closed) {
+      // The output up to the close: the session's last line is what ended it.
+      const upToClose = text.replace(/\r?\n$/, '');
+      if (loggedOut(upToClose)) return { sent, batch: b + 1, end: false };
+      tally.dropped.push(`pty ${id} batch ${b}: ${JSON.stringify(batch)} tail ${JSON.stringify(tail.slice(-400))}`);
+      return { sent, batch: b + 1, end: true };
+    }
+    if (!answered) {
+      tally.hung.push(`pty ${id} batch ${b}: ${JSON.stringify(batch)} tail ${JSON.stringify(tail.slice(-400))}`);
+      return { sent, batch: b + 1, end: true };
+    }
+  }
+  return { sent, batch: firstBatch, end: true };
 }
 
 /** One connection sending batches as exec requests, each followed by a sentinel request. */
@@ -325,6 +405,7 @@ async function execWorker(id: number, lines: number, tally: Tally): Promise<void
     for (let b = 0; sent < lines; b++) {
       const batch: string[] = [];
       for (let i = 0; i < EXEC_BATCH && sent < lines; i++, sent++) batch.push(next());
+      withTrigger(batch, b);
       const mode = MODES[b % MODES.length]!;
       const r = await bounded(sshExec(c, [...mode, ...batch].join('\n')));
       tally.batches++;
@@ -350,7 +431,7 @@ async function execWorker(id: number, lines: number, tally: Tally): Promise<void
 
 describe('CLI fuzz over pty and exec', () => {
   it(`${TOTAL_LINES} random and mutated lines in every mode: no hang, no drop, no internal error`, async () => {
-    const tally: Tally = { lines: 0, batches: 0, hung: [], dropped: [], internal: [], sentinelMaxMs: 0 };
+    const tally: Tally = { lines: 0, loggedOut: 0, batches: 0, hung: [], dropped: [], internal: [], sentinelMaxMs: 0 };
     const started = Date.now();
     const perPty = Math.ceil(TOTAL_LINES / 2 / PTY_WORKERS);
     const perExec = Math.ceil(TOTAL_LINES / 2 / EXEC_WORKERS);
@@ -361,7 +442,8 @@ describe('CLI fuzz over pty and exec', () => {
     const secs = (Date.now() - started) / 1000;
     console.log(
       `cli-fuzz seed ${SEED}: ${tally.lines} lines in ${tally.batches} batches over ${PTY_WORKERS} ptys and ${EXEC_WORKERS} exec connections, ` +
-        `${secs.toFixed(1)} s; hung ${tally.hung.length}, dropped ${tally.dropped.length}, internal errors ${tally.internal.length}; ` +
+        `${secs.toFixed(1)} s; hung ${tally.hung.length}, dropped ${tally.dropped.length}, internal errors ${tally.internal.length}, ` +
+        `logged out by an edited line ${tally.loggedOut}; ` +
         `slowest sentinel ${tally.sentinelMaxMs} ms`,
     );
     expect(tally.hung).toEqual([]);
