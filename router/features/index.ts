@@ -4,15 +4,17 @@
  */
 import type { Feature } from '../cli/types.ts';
 import { type Router, setRouterFeatures } from '../Router.ts';
+import { aaaFeature } from './aaa/index.ts';
 import { bootFeature } from './boot/index.ts';
 import { copyFeature } from './copy/index.ts';
 import { coreFeature } from './core/index.ts';
 import { filesystemFeature } from './filesystem/index.ts';
+import { interfacesFeature } from './interfaces/index.ts';
 import { netFeature } from './net/index.ts';
 import { scpFeature } from './scp/index.ts';
 import { systemFeature } from './system/index.ts';
 import { versionFeature } from './version/index.ts';
 
-export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature, netFeature, copyFeature, scpFeature];
+export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, aaaFeature, versionFeature, bootFeature, filesystemFeature, interfacesFeature, netFeature, copyFeature, scpFeature];
 
 setRouterFeatures(allFeatures);
