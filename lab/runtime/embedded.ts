@@ -17,6 +17,7 @@ import type { TransferClient } from '../../router/transfer/types.ts';
 import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import type { LabClock } from '../clock/LabClock.ts';
 import { kindAdapter, type KindContext } from '../kinds/registry.ts';
+import type { RouterSpec } from '../kinds/router.ts';
 import type { Topology } from '../topology/schema.ts';
 import { ImageFactory } from './images.ts';
 import { ServiceTable } from './services.ts';
@@ -40,7 +41,7 @@ export class EmbeddedRuntime {
   /** Addresses nodes really bind, by node name. */
   private readonly bound = new Map<string, string>();
   private readonly images: ImageFactory;
-  private readonly transfer: Record<'tftp' | 'ftp', TransferClient>;
+  private readonly transfer: Record<string, TransferClient>;
   private started: LabNode[] = [];
 
   constructor(
@@ -74,12 +75,12 @@ export class EmbeddedRuntime {
       // Shared address: config lines naming a node's subnet address must name 127.0.0.1 instead.
       const spec =
         shared && original.kind === 'router'
-          ? { ...original, startupConfig: original.startupConfig.map((l) => t.nodes.reduce((acc, n) => acc.replace(addressPattern(n.address), '127.0.0.1'), l)) }
+          ? { ...original, startupConfig: (original as RouterSpec).startupConfig.map((l) => t.nodes.reduce((acc, n) => acc.replace(addressPattern(n.address), '127.0.0.1'), l)) }
           : original;
       const stateDir = join(this.opts.stateDir, 'nodes', spec.name);
       mkdirSync(stateDir, { recursive: true });
       const ctx: KindContext = {
-        lab: { name: t.name, domain: t.domain },
+        lab: { name: t.name, domain: t.domain, stateDir: this.opts.stateDir },
         clock: this.opts.clock,
         store: this.store,
         stateDir,

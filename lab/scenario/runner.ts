@@ -12,7 +12,9 @@ import { parseSize } from '../../router/image/format.ts';
 import type { Router } from '../../router/Router.ts';
 import type { LogMessage } from '../../router/system/Syslog.ts';
 import { Lab } from '../Lab.ts';
-import type { FtpSpec, RouterSpec } from '../topology/schema.ts';
+import type { FtpSpec } from '../kinds/ftp.ts';
+import { findKind, type LogView } from '../kinds/registry.ts';
+import type { RouterSpec } from '../kinds/router.ts';
 import { baseName, errorLines, parseBootvar, parseDir, parseFree, parseMd5, parseRunningImage, versionShown } from './ios.ts';
 import {
   compilePattern,
@@ -98,7 +100,7 @@ export function stepLabel(step: Step): string {
     case 'check': {
       if ('server' in step.spec) {
         const c = step.spec;
-        return `check ${c.server}: ${c.file ? `file ${c.file}` : c.login ? `login ${c.login.user ?? ''}`.trim() : `${c.transfer?.kind} ${c.transfer?.file ?? ''}`.trim()}`;
+        return `check ${c.server}: ${c.file ? `file ${c.file}` : c.login ? `login ${c.login.user ?? ''}`.trim() : c.event ? `${c.event.kind} ${c.event.contains ?? ''}`.trim() : `${c.transfer?.kind} ${c.transfer?.file ?? ''}`.trim()}`;
       }
       const c = step.spec;
       const what = c.file ? `file ${c.file}` : c.free ? `free space on ${c.free}` : c.bootvar !== undefined ? 'boot variable' : c.reload ? 'pending reload' : 'running image';
@@ -444,27 +446,12 @@ async function runRouterCheck(run: ScenarioRun, raw: RouterCheck): Promise<void>
   if (c.version !== undefined && !versionShown(out, c.version)) fail(`show version does not show Version ${c.version}:\n${excerpt(out.split('\n').slice(0, 3).join('\n'))}`);
 }
 
-interface LogView {
-  kind: 'login' | 'download' | 'upload';
-  user?: string;
-  password?: string;
-  file?: string;
-  outcome: string;
-}
-
-/** FTP and TFTP logs, seen the same way (TFTP has no logins; a read is a download). */
+/** A server's log as its kind reads it (logins, transfers, its own events). */
 function serverLog(run: ScenarioRun, server: string): LogView[] {
-  const entries = run.lab.logs(server) as Record<string, unknown>[];
-  return entries.flatMap((e): LogView[] => {
-    if ('request' in e) {
-      const o = String(e.outcome);
-      const outcome = o === 'ok' ? 'ok' : ['not-found', 'access-violation', 'illegal-operation', 'disk-full'].includes(o) ? 'refused' : 'failed';
-      return [{ kind: e.direction === 'read' ? 'download' : 'upload', file: String(e.file), outcome }];
-    }
-    if (e.kind === 'login' || e.kind === 'login-failed') return [{ kind: 'login', user: e.user as string, password: e.password as string, outcome: e.kind === 'login' ? 'ok' : 'refused' }];
-    if (e.kind === 'download' || e.kind === 'upload') return [{ kind: e.kind, file: e.file as string | undefined, outcome: String(e.outcome) }];
-    return [];
-  });
+  const kind = run.lab.topology.nodes.find((n) => n.name === server)?.kind ?? '';
+  const view = findKind(kind)?.logView;
+  if (!view) return [];
+  return (run.lab.logs(server) as Record<string, unknown>[]).flatMap((e) => view(e));
 }
 
 async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void> {
@@ -498,6 +485,18 @@ async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void>
       if (hit) fail(`${c.server} recorded a ${what}, expected none; logins seen: ${seen}`);
     } else if (!hit) fail(`${c.server} recorded no ${what}; logins seen: ${seen}`);
     run.notes.push(`${c.server} logins: ${seen}`);
+    return;
+  }
+  if (c.event) {
+    const want = c.event;
+    const events = log.filter((e) => e.kind === want.kind);
+    const hit = events.find((e) => (want.contains === undefined || (e.text ?? '').includes(want.contains)) && (want.outcome === undefined || e.outcome === want.outcome));
+    const seen = events.map((e) => `${e.text ?? e.kind} (${e.outcome})`).join(', ') || 'none';
+    const what = `${want.kind} event${want.contains ? ` containing "${want.contains}"` : ''}${want.outcome ? ` (${want.outcome})` : ''}`;
+    if (want.seen === false) {
+      if (hit) fail(`${c.server} recorded a ${what}, expected none; seen: ${seen}`);
+    } else if (!hit) fail(`${c.server} recorded no ${what}; seen: ${seen}`);
+    run.notes.push(`${c.server} ${want.kind} events: ${seen}`);
     return;
   }
   const t = c.transfer!;

@@ -201,13 +201,24 @@ export const ServerCheckSchema = z
         seen: z.boolean().optional(),
       })
       .optional(),
+    /** The server's log recorded an event of its kind's own (`locate` on ida, `message` on smtp). */
+    event: z
+      .strictObject({
+        kind: z.string().min(1),
+        /** Text the event's line contains (user, image, subject, recipient…). */
+        contains: z.string().optional(),
+        outcome: z.string().optional(),
+        /** false: no such event may be in the log. */
+        seen: z.boolean().optional(),
+      })
+      .optional(),
   })
   .superRefine((c, ctx) => {
-    const subjects = (['file', 'login', 'transfer'] as const).filter((k) => c[k] !== undefined);
-    if (subjects.length !== 1) ctx.addIssue({ code: 'custom', path: [], message: `a server check names exactly one of file, login, transfer (found ${subjects.length ? subjects.join(', ') : 'none'})` });
+    const subjects = (['file', 'login', 'transfer', 'event'] as const).filter((k) => c[k] !== undefined);
+    if (subjects.length !== 1) ctx.addIssue({ code: 'custom', path: [], message: `a server check names exactly one of file, login, transfer, event (found ${subjects.length ? subjects.join(', ') : 'none'})` });
     for (const k of ['exists', 'md5', 'size'] as const) if (c[k] !== undefined && c.file === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} goes with file` });
   })
-  .meta({ description: 'Check a server: a file in its root, or its log of logins and transfers' });
+  .meta({ description: 'Check a server: a file in its root, or its log of logins, transfers and events' });
 
 export const CheckStepSchema = z.union([RouterCheckSchema, ServerCheckSchema]);
 
