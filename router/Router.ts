@@ -19,7 +19,7 @@ import { Syslog } from './system/Syslog.ts';
 import { hashSecret, type Secret } from './system/secrets.ts';
 import type { TransferClient } from './transfer/types.ts';
 
-export type LabService = 'tftp' | 'ftp' | 'dns' | 'https' | 'smtp' | 'ssh';
+export type LabService = 'tftp' | 'ftp' | 'dns' | 'http' | 'https' | 'smtp' | 'ssh';
 
 /** What a router needs from the world around it. */
 export interface RouterEnv {
