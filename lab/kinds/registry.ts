@@ -18,7 +18,7 @@ import { dnsKind } from './dns.ts';
 import { ftpKind } from './ftp.ts';
 import { idaKind } from './ida.ts';
 import { routerKind } from './router.ts';
-// import { smtpKind } from './smtp.ts';
+import { smtpKind } from './smtp.ts';
 import { tftpKind } from './tftp.ts';
 
 /** What the runtime hands an adapter: everything a node needs from the lab around it. */
@@ -128,4 +128,4 @@ registerKind(ftpKind);
 registerKind(tftpKind);
 registerKind(dnsKind);
 registerKind(idaKind);
-// registerKind(smtpKind);
+registerKind(smtpKind);

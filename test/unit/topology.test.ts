@@ -99,16 +99,16 @@ topology:
 describe('kinds', () => {
   it('an unknown kind lists the valid kinds', () => {
     const msg = failure(base(`    x: { kind: switch }\n`));
-    expect(msg).toBe('bad.yml:6: topology.nodes.x.kind: unknown kind "switch"; valid kinds: router, ftp, tftp, dns, ida');
+    expect(msg).toBe('bad.yml:6: topology.nodes.x.kind: unknown kind "switch"; valid kinds: router, ftp, tftp, dns, ida, smtp');
   });
 
   it('a node without a kind says so', () => {
-    expect(failure(base(`    x: { address: 127.90.1.9 }\n`))).toMatch(/topology\.nodes\.x\.kind: missing kind; valid kinds: router, ftp, tftp, dns, ida/);
+    expect(failure(base(`    x: { address: 127.90.1.9 }\n`))).toMatch(/topology\.nodes\.x\.kind: missing kind; valid kinds: router, ftp, tftp, dns, ida, smtp/);
   });
 
   it('the registry offers exactly the schema kinds, and names them when asked for another', () => {
-    expect(kindNames().sort()).toEqual(['dns', 'ftp', 'ida', 'router', 'tftp']);
-    expect(() => kindAdapter('switch')).toThrow('unknown node kind "switch"; valid kinds: router, ftp, tftp, dns, ida');
+    expect(kindNames().sort()).toEqual(['dns', 'ftp', 'ida', 'router', 'smtp', 'tftp']);
+    expect(() => kindAdapter('switch')).toThrow('unknown node kind "switch"; valid kinds: router, ftp, tftp, dns, ida, smtp');
   });
 });
 
@@ -167,7 +167,7 @@ describe('the default topology', () => {
     const t = loadTopology(DEFAULT_TOPOLOGY);
     expect(t.name).toBe('default');
     expect(t.subnet).toBe('127.77.0.0/24');
-    expect(t.nodes.map((n) => `${n.name}:${n.kind}`)).toEqual(['r1:router', 'r2:router', 'ftp:ftp', 'tftp:tftp', 'ida:ida', 'dns:dns']);
+    expect(t.nodes.map((n) => `${n.name}:${n.kind}`)).toEqual(['r1:router', 'r2:router', 'ftp:ftp', 'tftp:tftp', 'ida:ida', 'smtp:smtp', 'dns:dns']);
     const dns = t.nodes.find((n) => n.kind === 'dns')!;
     const [r1, r2] = t.nodes as RouterSpec[];
     expect(r1!.platform).toBe('isr4321');
