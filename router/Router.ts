@@ -29,7 +29,8 @@ export interface RouterEnv {
   stateDir: string;
   /** The port a lab service really listens on at `address` (routers dial well-known ports). */
   servicePort(address: string, service: LabService): number;
-  transfer: Record<'tftp' | 'ftp', TransferClient>;
+  /** By URL scheme; http and https are optional (a router without them refuses those copies). */
+  transfer: Record<'tftp' | 'ftp', TransferClient> & Partial<Record<'http' | 'https', TransferClient>>;
   /** Is there a host at this address on the router's network (what `ping` answers)? */
   reachable?(address: string): boolean;
 }

@@ -38,7 +38,7 @@ export interface KindContext {
   images: ImageFactory;
   /** Every node of the lab with the address it really binds (the DNS table). */
   addresses(): { name: string; address: string }[];
-  transfer: Record<string, TransferClient>;
+  transfer: Record<'tftp' | 'ftp', TransferClient> & Partial<Record<'http' | 'https', TransferClient>>;
 }
 
 /** One entry of a server's log as scenario checks read it (`check: { server, login|transfer|event }`). */

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { generateHostKey } from '../../router/access/SshServer.ts';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
 import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
+import { HttpTransferClient } from '../../router/transfer/HttpTransferClient.ts';
 import type { TransferClient } from '../../router/transfer/types.ts';
 import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import type { LabClock } from '../clock/LabClock.ts';
@@ -41,7 +42,7 @@ export class EmbeddedRuntime {
   /** Addresses nodes really bind, by node name. */
   private readonly bound = new Map<string, string>();
   private readonly images: ImageFactory;
-  private readonly transfer: Record<string, TransferClient>;
+  private readonly transfer: KindContext['transfer'];
   private started: LabNode[] = [];
 
   constructor(
@@ -52,7 +53,7 @@ export class EmbeddedRuntime {
     this.store = new ContentStore(join(opts.stateDir, 'store'));
     this.images = new ImageFactory(join(opts.stateDir, 'images'), this.store);
     // One client of each per lab: they hold no per-router state.
-    this.transfer = { tftp: new TftpTransferClient(), ftp: new FtpTransferClient() };
+    this.transfer = { tftp: new TftpTransferClient(), ftp: new FtpTransferClient(), http: new HttpTransferClient('http'), https: new HttpTransferClient('https') };
   }
 
   servicePort(address: string, service: string): number {

@@ -13,6 +13,8 @@ import { StringDecoder } from 'node:string_decoder';
 export interface EditorSession {
   readonly atMore: boolean;
   readonly secretInput: boolean;
+  /** A paste dialog reads lines with no prompt between them. */
+  readonly pasteInput?: boolean;
   readonly isClosed: boolean;
   readonly history: readonly string[];
   prompt(): string;
@@ -306,7 +308,8 @@ export class LineEditor {
     // A secret question prints its own newline; everything else gets the echoed one.
     if (!s.secretInput) this.emit('\r\n');
     this.resetLine();
-    this.state = 'busy';
+    // A paste reads line after line with no prompt between: keep taking them.
+    this.state = s.pasteInput ? 'dialog' : 'busy';
     this.sessionTail = '';
     s.submit(line);
   }
@@ -446,7 +449,7 @@ export class LineEditor {
     }
     if (this.state !== 'busy') return;
     if (this.sessionTail !== '' && this.sessionTail === s.prompt()) this.state = 'prompt';
-    else if (s.secretInput || DIALOG_TAIL.test(this.sessionTail)) this.state = 'dialog';
+    else if (s.secretInput || s.pasteInput || DIALOG_TAIL.test(this.sessionTail)) this.state = 'dialog';
     else return;
     this.resetLine();
     // Replays keys until one of them (Enter) hands a line to the session again.

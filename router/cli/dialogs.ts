@@ -11,7 +11,12 @@ export type Dialog =
   /** `<text> [<default>]? `: Enter takes the default. */
   | { kind: 'default'; text: string; default: string; fileOp?: boolean }
   /** `Password: ` with no echo. */
-  | { kind: 'secret'; text: string };
+  | { kind: 'secret'; text: string }
+  /**
+   * Pasted text (a base-64 certificate): `text` is printed, then lines are read until a
+   * blank line or `quit` on a line by itself; the answer is the lines joined.
+   */
+  | { kind: 'paste'; text: string };
 
 /** The text printed for a dialog (no trailing newline: the answer follows on the same line). */
 export function dialogPrompt(d: Dialog): string {
@@ -23,8 +28,15 @@ export function dialogPrompt(d: Dialog): string {
     case 'default':
       return `${d.text} [${d.default}]? `;
     case 'secret':
+    case 'paste':
       return d.text;
   }
+}
+
+/** The line that ends a paste (IOS: a blank line or the word "quit" on a line by itself). */
+export function endsPaste(line: string): boolean {
+  const t = line.trim();
+  return t === '' || t.toLowerCase() === 'quit';
 }
 
 /** Interprets an answer; undefined means "ask again" (only yes/no re-asks). */
@@ -40,6 +52,7 @@ export function dialogAnswer(d: Dialog, raw: string): string | boolean | undefin
     case 'default':
       return a === '' ? d.default : a;
     case 'secret':
+    case 'paste':
       return raw;
   }
 }
@@ -54,6 +67,7 @@ export function dialogDefault(d: Dialog): string | boolean {
     case 'default':
       return d.default;
     case 'secret':
+    case 'paste':
       return '';
   }
 }
@@ -73,4 +87,9 @@ export const Dialogs = {
   proceedWithReload: (): Dialog => ({ kind: 'confirm', text: 'Proceed with reload? ' }),
   saveModified: (): Dialog => ({ kind: 'yesno', text: 'System configuration has been modified. Save?' }),
   password: (): Dialog => ({ kind: 'secret', text: 'Password: ' }),
+  /** `crypto pki authenticate` (IOS_REFERENCE §9, ANCHORS §1.6). */
+  pasteCaCertificate: (): Dialog => ({
+    kind: 'paste',
+    text: '\nEnter the base 64 encoded CA certificate.\nEnd with a blank line or the word "quit" on a line by itself\n\n',
+  }),
 } as const;

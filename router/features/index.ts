@@ -9,10 +9,11 @@ import { copyFeature } from './copy/index.ts';
 import { coreFeature } from './core/index.ts';
 import { filesystemFeature } from './filesystem/index.ts';
 import { netFeature } from './net/index.ts';
+import { pkiFeature } from './pki/index.ts';
 import { scpFeature } from './scp/index.ts';
 import { systemFeature } from './system/index.ts';
 import { versionFeature } from './version/index.ts';
 
-export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature, netFeature, copyFeature, scpFeature];
+export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, versionFeature, bootFeature, filesystemFeature, netFeature, pkiFeature, copyFeature, scpFeature];
 
 setRouterFeatures(allFeatures);
