@@ -21,7 +21,7 @@
  *   lab.servicePort(addr, svc)    the port a service really listens on
  *   await lab.stop()              stops every node; the state folder stays for the next start
  */
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Router } from '../router/Router.ts';
 import type { DnsServer } from '../servers/dns/DnsServer.ts';
@@ -51,6 +51,32 @@ export interface LabStartOptions {
   log?: (line: string) => void;
 }
 
+/** The lab log: kept in a bounded ring for scenarios and tests, and passed on to the caller's log. */
+class LabEvents {
+  private static readonly MAX = 1000;
+  private readonly ring: string[] = [];
+  constructor(private readonly sink?: (line: string) => void) {}
+  add(line: string): void {
+    this.ring.push(line);
+    if (this.ring.length > LabEvents.MAX) this.ring.splice(0, this.ring.length - LabEvents.MAX);
+    this.sink?.(line);
+  }
+  lines(): string[] {
+    return [...this.ring];
+  }
+}
+
+/** State that `--reset` keeps: SSH host keys (clients' known_hosts stay valid). */
+const KEPT_ON_RESET = new Set(['keys']);
+
+/** `up --reset`: fresh flash, NVRAM and server roots; host keys kept. */
+function wipeState(stateDir: string): void {
+  if (!existsSync(stateDir)) return;
+  for (const name of readdirSync(stateDir)) {
+    if (!KEPT_ON_RESET.has(name)) rmSync(join(stateDir, name), { recursive: true, force: true });
+  }
+}
+
 /** Where labs keep their state unless told otherwise. */
 export function labHome(home?: string): string {
   return resolve(home ?? process.env.FLASHLAB_HOME ?? '.flashlab');
@@ -71,6 +97,7 @@ export class Lab {
     readonly clock: LabClock,
     readonly stateDir: string,
     private readonly runtime: EmbeddedRuntime,
+    private readonly events: LabEvents,
   ) {}
 
   static async start(topology: string | Topology | Record<string, unknown>, opts: LabStartOptions = {}): Promise<Lab> {
@@ -78,17 +105,18 @@ export class Lab {
     const stateDir = labStateDir(topo.name, opts);
     // Checked before any reset: wiping the state of a running lab would pull flash from under it.
     lock(stateDir, topo.name, () => {
-      if (opts.reset) rmSync(stateDir, { recursive: true, force: true });
+      if (opts.reset) wipeState(stateDir);
       mkdirSync(stateDir, { recursive: true });
     });
     const c = { ...topo.clock, ...opts.clock };
     const clock = new LabClock({ start: c.start, frozen: c.frozen });
+    const events = new LabEvents(opts.log);
     const runtime = new EmbeddedRuntime(topo, {
       stateDir,
       clock,
       wellKnownPorts: opts.wellKnownPorts,
       healthTimeoutMs: opts.healthTimeoutMs,
-      log: opts.log,
+      log: (line) => events.add(line),
     });
     try {
       await runtime.start();
@@ -97,7 +125,12 @@ export class Lab {
       unlock(stateDir);
       throw e;
     }
-    return new Lab(topo, clock, stateDir, runtime);
+    return new Lab(topo, clock, stateDir, runtime, events);
+  }
+
+  /** The lab's own log (seal refusals, warnings), newest last; bounded. */
+  labLog(): string[] {
+    return this.events.lines();
   }
 
   get name(): string {

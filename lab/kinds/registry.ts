@@ -39,6 +39,10 @@ export interface KindContext {
   /** Every node of the lab with the address it really binds (the DNS table). */
   addresses(): { name: string; address: string }[];
   transfer: Record<'tftp' | 'ftp', TransferClient> & Partial<Record<'http' | 'https', TransferClient>>;
+  /** CIDRs outside the lab that routers may reach (`mgmt.external`); empty: sealed. */
+  external: readonly string[];
+  /** The lab log (refusals, warnings). */
+  log?: (line: string) => void;
 }
 
 /** One entry of a server's log as scenario checks read it (`check: { server, login|transfer|event }`). */

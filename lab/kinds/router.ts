@@ -9,6 +9,8 @@ import { RouterSshServer } from '../../router/access/SshServer.ts';
 import '../../router/features/index.ts'; // registers the IOS feature modules with the router engine
 import { Router, type LabService } from '../../router/Router.ts';
 import { normalize } from '../../router/storage/FlashFileSystem.ts';
+import { SealedEgress } from '../../router/net/Egress.ts';
+import { LoginGuard } from '../../servers/guard/LoginGuard.ts';
 import { BaseNode, type NodeInfo } from '../runtime/types.ts';
 import { z } from 'zod';
 import { platform, platforms } from '../../router/platforms/profile.ts';
@@ -106,6 +108,8 @@ export class RouterNode extends BaseNode {
   readonly kind = 'router';
   readonly router: Router;
   private ssh?: RouterSshServer;
+  /** Kept across SSH server restarts: a reload does not forgive a guessing address. */
+  private readonly loginGuard: LoginGuard;
 
   constructor(
     readonly spec: RouterSpec,
@@ -113,6 +117,7 @@ export class RouterNode extends BaseNode {
   ) {
     super();
     const profile = platform(spec.platform);
+    this.loginGuard = new LoginGuard({ owner: `${spec.name} ssh`, log: ctx.log });
     this.router = new Router({
       name: spec.name,
       platform: profile,
@@ -125,6 +130,12 @@ export class RouterNode extends BaseNode {
         transfer: ctx.transfer,
         // The lab network: every node of the lab answers, nothing else exists.
         reachable: (address: string) => ctx.addresses().some((n) => n.address === address),
+        egress: new SealedEgress({
+          owner: spec.name,
+          labAddresses: () => ctx.addresses().map((n) => n.address),
+          external: ctx.external,
+          log: ctx.log,
+        }),
       },
       fsSizes: spec.flash,
       users: spec.users,
@@ -163,7 +174,7 @@ export class RouterNode extends BaseNode {
   override async start(): Promise<void> {
     await this.router.powerOn();
     this.ssh = await startOnPort(22, this.ctx.wellKnownPorts, (port) =>
-      new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey }),
+      new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey, loginGuard: this.loginGuard }),
     );
     this.ctx.services.set(this.ctx.address, 'ssh', this.ssh.port);
   }

@@ -7,10 +7,10 @@
  * Ports: the well-known one when the process may bind it, a high one otherwise; routers
  * always dial the well-known port and `servicePort` maps it to the real one.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { generateHostKey } from '../../router/access/SshServer.ts';
+import { loadOrCreateHostKey } from '../../router/access/hostKey.ts';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
 import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
 import { HttpTransferClient } from '../../router/transfer/HttpTransferClient.ts';
@@ -69,7 +69,6 @@ export class EmbeddedRuntime {
     const t = this.topology;
     const shared = !(await perNodeAddressesWork(t.nodes[0]?.address));
     if (shared) this.opts.log?.('this system answers only on 127.0.0.1: nodes share it and differ by port');
-    const hostKey = this.hostKey();
     for (const spec of t.nodes) this.bound.set(spec.name, shared ? '127.0.0.1' : spec.address);
 
     for (const original of t.nodes) {
@@ -88,11 +87,13 @@ export class EmbeddedRuntime {
         address: this.bound.get(spec.name)!,
         // Shared address: high ports only, or the second FTP server would take 21 from nobody.
         wellKnownPorts: !shared && (this.opts.wellKnownPorts ?? true),
-        hostKey,
+        hostKey: original.kind === 'router' ? this.hostKey(spec.name) : '',
         services: this.services,
         images: this.images,
         addresses: () => t.nodes.map((n) => ({ name: n.name, address: this.bound.get(n.name)! })),
         transfer: this.transfer,
+        external: t.external,
+        log: this.opts.log,
       };
       this.nodes.set(spec.name, kindAdapter(spec.kind).create(spec as never, ctx));
     }
@@ -149,13 +150,12 @@ export class EmbeddedRuntime {
     return [...this.nodes.values()].map((n) => n.info());
   }
 
-  /** One SSH host key per lab, made once and kept, so clients' known_hosts stay valid. */
-  private hostKey(): string {
-    const path = join(this.opts.stateDir, 'ssh_host_ed25519_key');
-    if (existsSync(path)) return readFileSync(path, 'utf8');
-    const key = generateHostKey();
-    writeFileSync(path, key, { mode: 0o600 });
-    return key;
+  /**
+   * Each router's own SSH host key, made once and kept under `keys/` (which `up --reset`
+   * keeps), so clients' known_hosts stay valid across restarts and resets.
+   */
+  private hostKey(node: string): string {
+    return loadOrCreateHostKey(join(this.opts.stateDir, 'keys', node, 'ssh_host_ed25519_key'));
   }
 }
 

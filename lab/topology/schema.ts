@@ -22,6 +22,7 @@ import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { parseSize } from '../../router/image/format.ts';
 import { platforms } from '../../router/platforms/profile.ts';
+import { parseCidr } from '../../router/net/Egress.ts';
 
 export const DEFAULT_DOMAIN = 'lab.local';
 export const DEFAULT_SUBNET = '127.77.0.0/24';
@@ -114,6 +115,14 @@ export function buildTopologyFileSchema(kinds: KindFields[]) {
         .strictObject({
           'ipv4-subnet': z.string().default(DEFAULT_SUBNET),
           domain: z.string().default(DEFAULT_DOMAIN),
+          /**
+           * Networks outside the lab that routers may reach on purpose (CIDRs). The lab is
+           * sealed without them: a router reaches only lab nodes and loopback.
+           */
+          external: z
+            .array(z.string().refine((c) => typeof parseCidr(c) !== 'string', 'expected a CIDR like 192.0.2.0/24'))
+            .max(64)
+            .optional(),
         })
         .optional(),
       clock: z
@@ -138,7 +147,7 @@ export function buildTopologyFileSchema(kinds: KindFields[]) {
 /** The file as written (the frame; node fields depend on the kinds). */
 export interface TopologyFile {
   name: string;
-  mgmt?: { 'ipv4-subnet'?: string; domain?: string };
+  mgmt?: { 'ipv4-subnet'?: string; domain?: string; external?: string[] };
   clock?: { start?: string; frozen?: boolean };
   topology: {
     defaults?: Record<string, unknown>;
@@ -245,4 +254,6 @@ export interface Topology {
   /** In file order, addresses allocated and templates expanded. */
   nodes: NodeSpec[];
   links: { endpoints: [string, string] }[];
+  /** CIDRs routers may reach outside the lab (`mgmt.external`); empty: sealed. */
+  external: string[];
 }

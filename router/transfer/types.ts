@@ -69,6 +69,8 @@ export interface TransferEndpoint {
   timeoutSec?: number;
   /** HTTPS: whom to trust. Required for https; a client never falls back to the host's CA store. */
   tls?: TlsTrust;
+  /** TCP schemes: seconds a connection attempt waits (`ip tcp synwait-time`). */
+  connectTimeoutSec?: number;
 }
 
 export interface Download {
@@ -80,6 +82,8 @@ export interface Download {
 
 export interface TransferClient {
   readonly scheme: 'tftp' | 'ftp' | 'http' | 'https';
+  /** Seconds without progress before 'timeout' when the endpoint does not say. */
+  readonly defaultTimeoutSec?: number;
   /** Resolves once the server accepted the request (size known if the protocol said it). */
   download(from: TransferEndpoint): Promise<Download>;
   /** Sends `body` (exactly `size` bytes) to the server; resolves when the server confirmed it. */

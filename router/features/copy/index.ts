@@ -22,6 +22,7 @@ import { trustAnchors } from '../pki/index.ts';
 import { CERTIFICATE_FAILED_REASON, chainFailureLog } from '../pki/messages.ts';
 import { copiedLine, hhmmss, Progress } from './output.ts';
 import { ResolveAbortedError, resolveHost, UnknownHostError } from '../../net/resolveHost.ts';
+import { tcpSynwaitSec } from '../net/index.ts';
 import { decodeType7 } from './type7.ts';
 import { baseName, classify, type CopyUrl, displayUrl, type NetScheme, type NetUrl } from './urls.ts';
 
@@ -232,9 +233,10 @@ function endpoint(ctx: Ctx, scheme: NetScheme, url: NetUrl, address: string, pat
     signal,
     timeoutSec: tuning(ctx.router).timeoutSec,
   };
-  if (scheme === 'ftp') Object.assign(ep, ftpCredentials(ctx, url), { passive: cfg.ftpPassive });
+  if (scheme === 'ftp') Object.assign(ep, ftpCredentials(ctx, url), { passive: cfg.ftpPassive, connectTimeoutSec: tcpSynwaitSec(ctx.router) });
   else if (scheme === 'tftp' && cfg.tftpBlocksize !== undefined) ep.blksize = cfg.tftpBlocksize;
   else if (scheme === 'http' || scheme === 'https') {
+    ep.connectTimeoutSec = tcpSynwaitSec(ctx.router);
     const user = url.user ?? cfg.httpUsername;
     if (user !== undefined) Object.assign(ep, { username: user, password: url.password ?? cfg.httpPassword ?? '' });
     // The router's own trustpoints and clock: never the host's CA store or time.
