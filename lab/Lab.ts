@@ -66,8 +66,8 @@ class LabEvents {
   }
 }
 
-/** State that `--reset` keeps: SSH host keys (clients' known_hosts stay valid). */
-const KEPT_ON_RESET = new Set(['keys']);
+/** State that `--reset` keeps: SSH host keys (clients' known_hosts stay valid) and the lab CA (tools given its root keep trusting the lab). */
+const KEPT_ON_RESET = new Set(['keys', 'ca']);
 
 /** `up --reset`: fresh flash, NVRAM and server roots; host keys kept. */
 function wipeState(stateDir: string): void {

@@ -82,8 +82,11 @@ function build(o: BuildOptions): string {
   }
   cert.setExtensions(ext);
   cert.sign(forge.pki.privateKeyFromPem(o.issuer.keyPem), forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  return lf(forge.pki.certificateToPem(cert));
 }
+
+/** forge writes PEM with CRLF; a pasted certificate must be plain lines. */
+const lf = (pem: string) => pem.replace(/\r\n/g, '\n');
 
 function publicOf(keyPem: string): string {
   const k = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
@@ -124,7 +127,7 @@ export class LabCa {
   static open(dir: string, now: Date): LabCa {
     const files = ['root.key', 'root.pem', 'intermediate.key', 'intermediate.pem'].map((f) => join(dir, f));
     if (files.every((f) => existsSync(f))) {
-      const [rk, rc, ik, ic] = files.map((f) => readFileSync(f, 'utf8')) as [string, string, string, string];
+      const [rk, rc, ik, ic] = files.map((f) => lf(readFileSync(f, 'utf8'))) as [string, string, string, string];
       return new LabCa(dir, { keyPem: rk, certPem: rc }, { keyPem: ik, certPem: ic });
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });

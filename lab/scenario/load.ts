@@ -233,6 +233,7 @@ function checkReferences(steps: Step[], topo: Topology, vars: Record<string, str
       if ('server' in step.spec) needServer([...at, 'server'], step.spec.server);
       else needRouter([...at, 'node'], step.spec.node);
     }
+    if (step.kind === 'mail') needServer([...at, 'server'], step.spec.server, new Set(['smtp']));
     if (step.kind === 'copy_to_device') {
       const want = new Set([step.spec.protocol ?? 'tftp']);
       needServer([...at, 'server'], step.spec.server, want);
