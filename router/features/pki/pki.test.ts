@@ -76,6 +76,16 @@ describe('crypto pki trustpoint and authenticate', () => {
     expect(await fresh.run('show crypto pki trustpoints status')).toBe(await t.run('show crypto pki trustpoints status'));
   });
 
+  it('write memory keeps the trustpoint and its CA through a reload', async () => {
+    const before = await t.run('show crypto pki certificates');
+    expect(await t.run('write memory')).toContain('[OK]');
+    t.router.reload();
+    t.clock.advance(1000);
+    await t.router.waitFor(['running'], 10_000);
+    expect(await t.run('show crypto pki certificates')).toBe(before);
+    expect(before).toContain('Associated Trustpoints: LAB');
+  });
+
   it('refuses text that is not base 64, a truncated certificate and a certificate that is not a CA; nothing is kept', async () => {
     await t.run('configure terminal', 'crypto pki trustpoint BAD', 'enrollment terminal', 'end');
     const notB64 = await t.run('configure terminal', 'crypto pki authenticate BAD', 'this is not base64 !!', '', 'end');
