@@ -43,6 +43,8 @@ export interface KindContext {
   external: readonly string[];
   /** The lab log (refusals, warnings). */
   log?: (line: string) => void;
+  /** Something the user must hear about: printed by `flashlab up` (at start) and logged. */
+  warn(line: string): void;
 }
 
 /** One entry of a server's log as scenario checks read it (`check: { server, login|transfer|event }`). */
