@@ -69,10 +69,11 @@ class LabEvents {
 }
 
 /**
- * State that `--reset` keeps: SSH host keys (clients' known_hosts stay valid) and the lab's
- * logs (`lab.log`, `lab.log.1`…: the background lab is writing to one, and its errors matter).
+ * State that `--reset` keeps: SSH host keys (clients' known_hosts stay valid), the lab CA
+ * (tools given its root keep trusting the lab) and the lab's logs (`lab.log`, `lab.log.1`…:
+ * the background lab is writing to one, and its errors matter).
  */
-const KEPT_ON_RESET = new Set(['keys']);
+const KEPT_ON_RESET = new Set(['keys', 'ca']);
 const KEPT_LOG = /^lab\.log(\.\d+)?$/;
 
 /** `up --reset`: fresh flash, NVRAM and server roots; host keys and logs kept. */

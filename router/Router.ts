@@ -23,7 +23,7 @@ import type { TransferClient } from './transfer/types.ts';
 import { SealedEgress, type EgressPolicy } from './net/Egress.ts';
 import { sealTransfers } from './transfer/SealedTransfer.ts';
 
-export type LabService = 'tftp' | 'ftp' | 'dns' | 'https' | 'smtp' | 'ssh';
+export type LabService = 'tftp' | 'ftp' | 'dns' | 'http' | 'https' | 'smtp' | 'ssh';
 
 /** What a router needs from the world around it. */
 export interface RouterEnv {
@@ -33,7 +33,8 @@ export interface RouterEnv {
   stateDir: string;
   /** The port a lab service really listens on at `address` (routers dial well-known ports). */
   servicePort(address: string, service: LabService): number;
-  transfer: Record<'tftp' | 'ftp', TransferClient>;
+  /** By URL scheme; http and https are optional (a router without them refuses those copies). */
+  transfer: Record<'tftp' | 'ftp', TransferClient> & Partial<Record<'http' | 'https', TransferClient>>;
   /** Is there a host at this address on the router's network (what `ping` answers)? */
   reachable?(address: string): boolean;
   /** The lab's own log: damaged state is reported there as well as in the router's syslog. */

@@ -389,6 +389,51 @@ async function consoleCmd(node: string, o: { lab?: string; user?: string; passwo
   });
 }
 
+// ---- ca / mail ----------------------------------------------------------------------------
+
+/** The running lab's state folder, else the one `up` would use for this topology. */
+async function stateFor(topologyArg: string | undefined, o: { lab?: string }, cmd: Command): Promise<string> {
+  if (!topologyArg) {
+    try {
+      return findLab(home(cmd), o.lab).stateDir;
+    } catch {
+      // no lab running: the default topology's state folder
+    }
+  }
+  const { DEFAULT_TOPOLOGY, loadTopology } = await import('../topology/load.ts');
+  const topo = loadTopology(topologyArg ?? DEFAULT_TOPOLOGY);
+  return labStateDir(topo.name, { home: home(cmd) });
+}
+
+async function ca(topologyArg: string | undefined, o: { lab?: string; pem?: boolean }, cmd: Command): Promise<void> {
+  const { LabCa, fingerprints } = await import('../ca/LabCa.ts');
+  const lab = LabCa.open(join(await stateFor(topologyArg, o, cmd), 'ca'), new Date());
+  const pem = lab.root.certPem.trim();
+  if (o.pem) return out(pem);
+  const f = fingerprints(pem);
+  out(`${pem}\n\n  Fingerprint MD5: ${f.md5}\n Fingerprint SHA1: ${f.sha1}\n\nPaste the certificate after "crypto pki authenticate <trustpoint>" (end with a blank line or "quit").`);
+}
+
+async function mail(id: string | undefined, o: { lab?: string; json?: boolean }, cmd: Command): Promise<void> {
+  const nodes = await new ControlClient(findLab(home(cmd), o.lab)).nodes();
+  const smtp = nodes.find((n) => n.kind === 'smtp' && n.ports.api);
+  if (!smtp) throw new CliError('this lab has no running smtp node');
+  const base = `http://${smtp.address}:${smtp.ports.api}/api/v1`;
+  const res = await fetch(id ? `${base}/message/${encodeURIComponent(id)}` : `${base}/messages?limit=500`);
+  if (!res.ok) throw new CliError(`${smtp.name}: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as Record<string, unknown>;
+  if (o.json) return out(JSON.stringify(body, null, 2));
+  const addr = (a: { Name: string; Address: string }) => (a.Name ? `${a.Name} <${a.Address}>` : a.Address);
+  if (id) {
+    const m = body as { From: { Name: string; Address: string }; To: { Name: string; Address: string }[]; Subject: string; Date: string; Text: string };
+    return out(`From: ${addr(m.From)}\nTo: ${m.To.map(addr).join(', ')}\nDate: ${m.Date}\nSubject: ${m.Subject}\n\n${m.Text}`);
+  }
+  const list = body as { total: number; messages: { ID: string; Created: string; From: { Name: string; Address: string }; To: { Name: string; Address: string }[]; Subject: string }[] };
+  if (!list.messages.length) return out(`${smtp.name}: no messages`);
+  for (const m of list.messages) out(`${m.ID}  ${m.Created}  ${addr(m.From)} -> ${m.To.map(addr).join(', ')}  ${m.Subject}`);
+  out(`${list.total} message${list.total === 1 ? '' : 's'}`);
+}
+
 // ---- schema / image / run -----------------------------------------------------------------
 
 async function schema(which: string | undefined): Promise<void> {
@@ -531,6 +576,20 @@ export function program(): Command {
     .option('--json', 'machine-readable output')
     .option('--lab <name>', 'which lab, when several run')
     .action(logs);
+
+  p.command('ca')
+    .description("print the lab CA's root certificate (for crypto pki authenticate) and its fingerprints")
+    .argument('[topology]', 'topology file (default: the running lab, else the default lab)')
+    .option('--pem', 'the certificate only')
+    .option('--lab <name>', 'which lab, when several run')
+    .action(ca);
+
+  p.command('mail')
+    .description("messages in the lab's SMTP sink (newest first), or one message")
+    .argument('[id]', 'a message ID, or latest')
+    .option('--json', 'Mailpit API JSON')
+    .option('--lab <name>', 'which lab, when several run')
+    .action(mail);
 
   p.command('schema').description('print a JSON Schema: topology (default) or scenario').argument('[which]').action(schema);
 

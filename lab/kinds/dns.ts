@@ -4,10 +4,44 @@
  */
 import { isIPv4 } from 'node:net';
 import { DnsServer, type DnsFaults } from '../../servers/dns/DnsServer.ts';
-import { camelKeys, DnsFaultsSchema, parseFaults, type DnsSpec } from '../topology/schema.ts';
-import type { KindAdapter, KindContext } from './registry.ts';
+import { z } from 'zod';
+import { base, camelKeys, Common, parseFaults, type NodeSpec } from '../topology/schema.ts';
+import type { KindAdapter, KindContext, LabRefs } from './registry.ts';
 import { ServerNode } from './ServerNode.ts';
 import { tcpAnswers } from './support.ts';
+
+export const DnsFaultsSchema = z.strictObject({
+  down: z.boolean().optional(),
+  /** Names answered NXDOMAIN: a list, or one name. */
+  nxdomain: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .optional(),
+});
+
+const DnsFields = {
+  /** Extra names: `www.cisco.com: ida` (a node name) or `host.example: 127.77.0.9`. */
+  records: z.record(z.string(), z.string()).optional(),
+  faults: DnsFaultsSchema.optional(),
+};
+
+export interface DnsSpec extends NodeSpec {
+  kind: 'dns';
+  /** Extra names -> node name or address, as written (the loader resolves them). */
+  records: Record<string, string>;
+  faults: Record<string, unknown>;
+}
+
+const DnsNodeSchema = z
+  .strictObject({ ...Common, ...DnsFields, name: z.string() })
+  .transform((n): DnsSpec => ({ ...base(n), kind: 'dns', records: n.records ?? {}, faults: n.faults ?? {} }));
+
+/** Every extra name points at a node of this lab or an address. */
+function finishDns(n: DnsSpec, lab: LabRefs): void {
+  for (const [rec, target] of Object.entries(n.records)) {
+    if (!lab.byName.has(target) && !isIPv4(target)) lab.issue(['records', rec], `"${target}" is neither a node of this lab nor an IPv4 address`);
+  }
+}
 
 export class DnsNode extends ServerNode<DnsServer, DnsFaults, DnsSpec> {
   readonly kind = 'dns';
@@ -49,5 +83,9 @@ export class DnsNode extends ServerNode<DnsServer, DnsFaults, DnsSpec> {
 export const dnsKind: KindAdapter<DnsSpec> = {
   kind: 'dns',
   order: 'server',
+  fields: DnsFields,
+  spec: DnsNodeSchema,
+  faults: DnsFaultsSchema,
+  finish: finishDns,
   create: (spec, ctx) => new DnsNode(spec, ctx),
 };

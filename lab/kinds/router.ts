@@ -9,16 +9,103 @@ import { RouterSshServer } from '../../router/access/SshServer.ts';
 import { RouterTelnetServer } from '../../router/access/TelnetServer.ts';
 import { runTranscript, type TranscriptResult } from '../../router/access/Transcript.ts';
 import '../../router/features/index.ts'; // registers the IOS feature modules with the router engine
-import { platform } from '../../router/platforms/profile.ts';
 import { Router, type LabService } from '../../router/Router.ts';
 import { normalize } from '../../router/storage/FlashFileSystem.ts';
 import { DamagedContentError } from '../../router/storage/types.ts';
 import { SealedEgress } from '../../router/net/Egress.ts';
 import { LoginGuard } from '../../servers/guard/LoginGuard.ts';
 import { BaseNode, type NodeInfo } from '../runtime/types.ts';
-import type { RouterSpec } from '../topology/schema.ts';
-import type { KindAdapter, KindContext } from './registry.ts';
+import { z } from 'zod';
+import { platform, platforms } from '../../router/platforms/profile.ts';
+import { base, Common, expandTemplate, imageTag, ImageSeedFields, Lines, platformIds, Size, type ImageSeed, type NodeSpec } from '../topology/schema.ts';
+import type { KindAdapter, KindContext, LabRefs } from './registry.ts';
 import { startOnPort, tcpAnswers } from './support.ts';
+
+const RouterImageSeed = z.strictObject({
+  /** File system (`bootflash`, `flash0`, `slot0:1`); the platform's default when omitted. */
+  fs: z.string().optional(),
+  ...ImageSeedFields,
+});
+
+const User = z.strictObject({
+  name: z.string().min(1),
+  password: z.string(),
+  privilege: z.number().int().min(0).max(15).optional(),
+});
+
+const RouterFields = {
+  platform: z.string().optional(),
+  /** File-system sizes: `{ bootflash: 2MB }` (a low-flash router is one line). */
+  flash: z.record(z.string(), Size).optional(),
+  users: z.array(User).optional(),
+  'enable-secret': z.string().optional(),
+  'boot-seconds': z.number().nonnegative().optional(),
+  /** Applied at first boot, while nvram has no startup-config. `{{ dns.address }}` expands. */
+  'startup-config': Lines.optional(),
+  images: z.array(RouterImageSeed).optional(),
+};
+
+export interface RouterSpec extends NodeSpec {
+  kind: 'router';
+  platform: string;
+  flash: Record<string, number>;
+  users?: { name: string; password: string; privilege?: number }[];
+  enableSecret?: string;
+  bootSeconds?: number;
+  startupConfig: string[];
+  images: ImageSeed[];
+}
+
+export const RouterNodeSchema = z
+  .strictObject({ ...Common, ...RouterFields, name: z.string(), platform: z.string({ error: 'a router needs a platform' }) })
+  .superRefine((n, ctx) => {
+    const profile = platforms().get(n.platform);
+    if (!profile) {
+      ctx.addIssue({ code: 'custom', path: ['platform'], message: `unknown router platform "${n.platform}"; known platforms: ${platformIds().join(', ')}` });
+      return;
+    }
+    const names = profile.fileSystems.flatMap((f) => [f.name, ...f.aliases]);
+    const known = `${profile.id} has ${profile.fileSystems.map((f) => f.name).join(', ')}`;
+    for (const fs of Object.keys(n.flash ?? {})) {
+      if (!profile.fileSystems.some((f) => f.name === fs)) ctx.addIssue({ code: 'custom', path: ['flash', fs], message: `no file system "${fs}" (${known})` });
+    }
+    (n.images ?? []).forEach((img, i) => {
+      const dev = img.fs?.replace(/:$/, '').split(':')[0];
+      if (dev !== undefined && !names.includes(dev)) ctx.addIssue({ code: 'custom', path: ['images', i, 'fs'], message: `no file system "${img.fs}" (${known})` });
+    });
+  })
+  .transform((n): RouterSpec => {
+    const profile = platforms().get(n.platform)!;
+    return {
+      ...base(n),
+      kind: 'router',
+      platform: n.platform,
+      flash: n.flash ?? {},
+      users: n.users,
+      enableSecret: n['enable-secret'],
+      bootSeconds: n['boot-seconds'],
+      startupConfig: n['startup-config'] ?? [],
+      images: (n.images ?? []).map((i) => ({
+        fs: i.fs?.replace(/:$/, ''),
+        path: i.name,
+        platform: imageTag(i.platform ?? profile.id),
+        version: i.version,
+        featureSet: i['feature-set'],
+        kind: i['image-kind'],
+        size: i.size,
+      })),
+    };
+  });
+
+/** Templates in startup-config expand; routers find lab names through the lab's DNS unless their config says otherwise. */
+function finishRouter(n: RouterSpec, lab: LabRefs): void {
+  n.startupConfig = n.startupConfig.map((line, i) => expandTemplate(line, lab.name, lab.domain, lab.byName, (m) => lab.issue(['startup-config', i], m)));
+  const dns = lab.nodes.find((x) => x.kind === 'dns');
+  if (dns && !n.startupConfig.some((l) => /^\s*ip\s+name-server\b/.test(l))) {
+    if (!n.startupConfig.some((l) => /^\s*ip\s+domain[ -]name\b/.test(l))) n.startupConfig.push(`ip domain name ${lab.domain}`);
+    n.startupConfig.push(`ip name-server ${dns.address}`);
+  }
+}
 
 export class RouterNode extends BaseNode {
   readonly kind = 'router';
@@ -181,5 +268,8 @@ export class RouterNode extends BaseNode {
 export const routerKind: KindAdapter<RouterSpec> = {
   kind: 'router',
   order: 'router',
+  fields: RouterFields,
+  spec: RouterNodeSchema,
+  finish: finishRouter,
   create: (spec, ctx) => new RouterNode(spec, ctx),
 };

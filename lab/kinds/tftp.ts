@@ -1,10 +1,58 @@
 /** The `tftp` kind: the lab TFTP server on its own address, root in the node's state folder. */
 import { join } from 'node:path';
 import { TftpServer, type TftpFaults } from '../../servers/tftp/TftpServer.ts';
-import { camelKeys, parseFaults, TftpFaultsSchema, type TftpSpec } from '../topology/schema.ts';
-import type { KindAdapter, KindContext } from './registry.ts';
+import { z } from 'zod';
+import { base, camelKeys, Common, parseFaults, ServerImageSeed, serverImages, Size, TextSeed, texts, type ImageSeed, type NodeSpec, type TextFileSeed } from '../topology/schema.ts';
+import type { KindAdapter, KindContext, LogView } from './registry.ts';
 import { ServerNode } from './ServerNode.ts';
 import { seedRootOnce } from './support.ts';
+
+/** The TFTP server's fault knobs (kebab-case here, camelCase on the server). */
+export const TftpFaultsSchema = z.strictObject({
+  'drop-every-n': z.number().int().positive().optional(),
+  'drop-probability': z.number().min(0).max(1).optional(),
+  'delay-ms': z.number().nonnegative().optional(),
+  'stall-after-bytes': Size.optional(),
+  'refuse-all': z.boolean().optional(),
+});
+
+const TftpFields = {
+  /** Clients may upload (overwrite, and create unless `allow-create: false`). */
+  'allow-write': z.boolean().optional(),
+  'allow-create': z.boolean().optional(),
+  images: z.array(ServerImageSeed).optional(),
+  files: z.array(TextSeed).optional(),
+  faults: TftpFaultsSchema.optional(),
+};
+
+export interface TftpSpec extends NodeSpec {
+  kind: 'tftp';
+  allowWrite: boolean;
+  allowCreate: boolean;
+  images: ImageSeed[];
+  files: TextFileSeed[];
+  faults: Record<string, unknown>;
+}
+
+const TftpNodeSchema = z
+  .strictObject({ ...Common, ...TftpFields, name: z.string() })
+  .transform((n, ctx): TftpSpec => ({
+    ...base(n),
+    kind: 'tftp',
+    allowWrite: n['allow-write'] ?? false,
+    allowCreate: n['allow-create'] ?? n['allow-write'] ?? false,
+    images: serverImages(n.images, ctx),
+    files: texts(n.files),
+    faults: camelKeys(n.faults ?? {}),
+  }));
+
+/** TFTP has no logins; a read request is a download. */
+function tftpLogView(e: Record<string, unknown>): LogView[] {
+  if (!('request' in e)) return [];
+  const o = String(e.outcome);
+  const outcome = o === 'ok' ? 'ok' : ['not-found', 'access-violation', 'illegal-operation', 'disk-full'].includes(o) ? 'refused' : 'failed';
+  return [{ kind: e.direction === 'read' ? 'download' : 'upload', file: String(e.file), outcome }];
+}
 
 export class TftpNode extends ServerNode<TftpServer, TftpFaults, TftpSpec> {
   readonly kind = 'tftp';
@@ -46,5 +94,10 @@ export class TftpNode extends ServerNode<TftpServer, TftpFaults, TftpSpec> {
 export const tftpKind: KindAdapter<TftpSpec> = {
   kind: 'tftp',
   order: 'server',
+  fields: TftpFields,
+  spec: TftpNodeSchema,
+  faults: TftpFaultsSchema,
+  serves: true,
+  logView: tftpLogView,
   create: (spec, ctx) => new TftpNode(spec, ctx),
 };

@@ -13,10 +13,12 @@ import { join } from 'node:path';
 import { loadOrCreateHostKey } from '../../router/access/hostKey.ts';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
 import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
+import { HttpTransferClient } from '../../router/transfer/HttpTransferClient.ts';
 import type { TransferClient } from '../../router/transfer/types.ts';
 import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import type { LabClock } from '../clock/LabClock.ts';
 import { kindAdapter, type KindContext } from '../kinds/registry.ts';
+import type { RouterSpec } from '../kinds/router.ts';
 import type { Topology } from '../topology/schema.ts';
 import { ImageFactory } from './images.ts';
 import { ServiceTable } from './services.ts';
@@ -40,7 +42,7 @@ export class EmbeddedRuntime {
   /** Addresses nodes really bind, by node name. */
   private readonly bound = new Map<string, string>();
   private readonly images: ImageFactory;
-  private readonly transfer: Record<'tftp' | 'ftp', TransferClient>;
+  private readonly transfer: KindContext['transfer'];
   private started: LabNode[] = [];
   /** Problems the user must hear about, found while starting (printed by `flashlab up`). */
   readonly warnings: string[] = [];
@@ -53,7 +55,7 @@ export class EmbeddedRuntime {
     this.store = new ContentStore(join(opts.stateDir, 'store'));
     this.images = new ImageFactory(join(opts.stateDir, 'images'), this.store);
     // One client of each per lab: they hold no per-router state.
-    this.transfer = { tftp: new TftpTransferClient(), ftp: new FtpTransferClient() };
+    this.transfer = { tftp: new TftpTransferClient(), ftp: new FtpTransferClient(), http: new HttpTransferClient('http'), https: new HttpTransferClient('https') };
   }
 
   servicePort(address: string, service: string): number {
@@ -75,12 +77,12 @@ export class EmbeddedRuntime {
       // Shared address: config lines naming a node's subnet address must name 127.0.0.1 instead.
       const spec =
         shared && original.kind === 'router'
-          ? { ...original, startupConfig: original.startupConfig.map((l) => t.nodes.reduce((acc, n) => acc.replace(addressPattern(n.address), '127.0.0.1'), l)) }
+          ? { ...original, startupConfig: (original as RouterSpec).startupConfig.map((l) => t.nodes.reduce((acc, n) => acc.replace(addressPattern(n.address), '127.0.0.1'), l)) }
           : original;
       const stateDir = join(this.opts.stateDir, 'nodes', spec.name);
       mkdirSync(stateDir, { recursive: true });
       const ctx: KindContext = {
-        lab: { name: t.name, domain: t.domain, prefixLength: Number(t.subnet.split('/')[1]) },
+        lab: { name: t.name, domain: t.domain, prefixLength: Number(t.subnet.split('/')[1]), stateDir: this.opts.stateDir },
         clock: this.opts.clock,
         store: this.store,
         stateDir,

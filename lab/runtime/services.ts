@@ -10,6 +10,7 @@ export const WELL_KNOWN_PORTS: Record<string, number> = {
   tftp: 69,
   dns: 53,
   smtp: 25,
+  http: 80,
   https: 443,
 };
 

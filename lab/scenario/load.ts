@@ -11,6 +11,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { Locator, type PathSeg } from '../yaml/Locator.ts';
 import type { z } from 'zod';
 import { resolveTopology, TopologyError } from '../topology/load.ts';
+import { kindAdapter, kindNames } from '../kinds/registry.ts';
 import type { Topology } from '../topology/schema.ts';
 import { RouterCheckSchema, ScenarioHeadSchema, ServerCheckSchema, STEP_KIND_NAMES, stepSchema, type Scenario, type Step, type StepKind } from './schema.ts';
 import { templateRefs } from './template.ts';
@@ -115,7 +116,6 @@ const ROUTER_KEYS: Partial<Record<StepKind, string>> = {
   verify_running_image: 'node',
 };
 
-const SERVER_KINDS = new Set(['ftp', 'tftp']);
 
 /** Reads and validates a scenario file. Throws ScenarioError. */
 export function loadScenario(file: string, opts: { topology?: string } = {}): Scenario {
@@ -214,6 +214,8 @@ export function parseScenario(text: string, file: string, opts: { topology?: str
 function checkReferences(steps: Step[], topo: Topology, vars: Record<string, string>, issue: (p: PathSeg[], m: string) => void): void {
   const kindOf = new Map(topo.nodes.map((n) => [n.name, n.kind]));
   const routers = topo.nodes.filter((n) => n.kind === 'router').map((n) => n.name);
+  // Servers a check may read: kinds with files or a log (the registry says which).
+  const SERVER_KINDS = new Set(kindNames().filter((k) => kindAdapter(k).serves || kindAdapter(k).logView));
   const servers = topo.nodes.filter((n) => SERVER_KINDS.has(n.kind)).map((n) => n.name);
   const known = new Set(Object.keys(vars));
   const needRouter = (p: PathSeg[], name: string) => {
@@ -231,11 +233,12 @@ function checkReferences(steps: Step[], topo: Topology, vars: Record<string, str
       if ('server' in step.spec) needServer([...at, 'server'], step.spec.server);
       else needRouter([...at, 'node'], step.spec.node);
     }
+    if (step.kind === 'mail') needServer([...at, 'server'], step.spec.server, new Set(['smtp']));
     if (step.kind === 'copy_to_device') {
       const want = new Set([step.spec.protocol ?? 'tftp']);
       needServer([...at, 'server'], step.spec.server, want);
     }
-    if (step.kind === 'fault' && !['ftp', 'tftp', 'dns'].includes(kindOf.get(step.spec.node) ?? '')) {
+    if (step.kind === 'fault' && !kindAdapter(kindOf.get(step.spec.node) ?? 'router').faults) {
       issue([...at, 'node'], `no server "${step.spec.node}" to put faults on; servers: ${topo.nodes.filter((n) => n.kind !== 'router').map((n) => n.name).join(', ')}`);
     }
     // Every {{ ... }} must name something that exists by the time the step runs.

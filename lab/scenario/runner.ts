@@ -5,6 +5,7 @@
  * failing step, and returns what happened with a transcript of every CLI exchange.
  */
 import { createHash } from 'node:crypto';
+import nodemailer from 'nodemailer';
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve, sep } from 'node:path';
@@ -13,11 +14,15 @@ import type { Router } from '../../router/Router.ts';
 import type { LogMessage } from '../../router/system/Syslog.ts';
 import { Lab } from '../Lab.ts';
 import { relocate } from '../topology/load.ts';
-import type { FtpSpec, RouterSpec } from '../topology/schema.ts';
+import { LabCa } from '../ca/LabCa.ts';
+import type { FtpSpec } from '../kinds/ftp.ts';
+import { findKind, type LogView } from '../kinds/registry.ts';
+import type { RouterSpec } from '../kinds/router.ts';
 import { baseName, errorLines, parseBootvar, parseDir, parseFree, parseMd5, parseRunningImage, versionShown } from './ios.ts';
 import {
   compilePattern,
   type ChangeBootVariableStep,
+  type MailStep,
   type CliStep,
   type CopyToDeviceStep,
   type Expect,
@@ -101,12 +106,14 @@ export function stepLabel(step: Step): string {
     case 'check': {
       if ('server' in step.spec) {
         const c = step.spec;
-        return `check ${c.server}: ${c.file ? `file ${c.file}` : c.login ? `login ${c.login.user ?? ''}`.trim() : `${c.transfer?.kind} ${c.transfer?.file ?? ''}`.trim()}`;
+        return `check ${c.server}: ${c.file ? `file ${c.file}` : c.login ? `login ${c.login.user ?? ''}`.trim() : c.event ? `${c.event.kind} ${c.event.contains ?? ''}`.trim() : c.mail ? `latest mail${c.mail.subject ? ` "${c.mail.subject}"` : ''}` : `${c.transfer?.kind} ${c.transfer?.file ?? ''}`.trim()}`;
       }
       const c = step.spec;
       const what = c.file ? `file ${c.file}` : c.free ? `free space on ${c.free}` : c.bootvar !== undefined ? 'boot variable' : c.reload ? 'pending reload' : 'running image';
       return `check ${c.node}: ${what}`;
     }
+    case 'mail':
+      return `mail ${step.spec.server}: ${step.spec.subject}`;
     case 'fault':
       return `fault ${step.spec.node}: ${step.spec.clear ? 'clear' : Object.entries(step.spec.set ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`;
     case 'clock':
@@ -200,6 +207,7 @@ class ScenarioRun {
         return v!;
       }
       case 'lab':
+        if (ref.field === 'ca') return LabCa.open(join(this.lab.stateDir, 'ca'), this.lab.clock.now()).root.certPem.trim();
         return ref.field === 'domain' ? this.lab.topology.domain : this.lab.name;
       case 'node':
         return ref.field === 'address' ? this.address(ref.node) : `${ref.node}.${this.lab.topology.domain}`;
@@ -246,9 +254,9 @@ class ScenarioRun {
   }
 
   /** Sends one line; fails the step on a timeout or an unanswered question. */
-  async send(node: string, line: string, o: { answers?: Answer[]; timeoutMs?: number; allowClose?: boolean } = {}): Promise<Exchange> {
+  async send(node: string, line: string, o: { answers?: Answer[]; timeoutMs?: number; allowClose?: boolean; paste?: string } = {}): Promise<Exchange> {
     const s = await this.cli(node);
-    const e = await s.send(line, { answers: o.answers, timeoutMs: o.timeoutMs });
+    const e = await s.send(line, { answers: o.answers, timeoutMs: o.timeoutMs, paste: o.paste });
     if (e.error) fail(`${node}: "${line}": ${e.error}`);
     if (e.closed && !o.allowClose) fail(`${node} closed the session after "${line}"`);
     return e;
@@ -336,7 +344,7 @@ async function runCli(run: ScenarioRun, spec: CliStep): Promise<void> {
   let response = '';
   for (const [i, line] of s.send.entries()) {
     const last = i === s.send.length - 1;
-    const e = await run.send(s.node, line, { answers: s.answers, timeoutMs, allowClose: last });
+    const e = await run.send(s.node, line, { answers: s.answers, timeoutMs, allowClose: last, paste: s.paste });
     // What the router printed unasked since the last exchange (banners, syslog) is part of
     // what the user saw during this step.
     response += (response ? '\n' : '') + (e.before ? `${e.before}\n` : '') + e.response;
@@ -426,15 +434,6 @@ async function runRouterCheck(run: ScenarioRun, raw: RouterCheck): Promise<void>
   if (c.version !== undefined && !versionShown(out, c.version)) fail(`show version does not show Version ${c.version}:\n${excerpt(out.split('\n').slice(0, 3).join('\n'))}`);
 }
 
-interface LogView {
-  kind: 'login' | 'download' | 'upload';
-  user?: string;
-  password?: string;
-  file?: string;
-  outcome: string;
-}
-
-/** FTP and TFTP logs, seen the same way (TFTP has no logins; a read is a download). */
 /** A server log entry as one line: `login user=lab password=… outcome=ok`. */
 export function logLine(e: unknown): string {
   if (typeof e !== 'object' || e === null) return String(e);
@@ -468,18 +467,12 @@ function serverLogRaw(run: ScenarioRun, server: string): Record<string, unknown>
   return run.lab.logs(server) as Record<string, unknown>[];
 }
 
+/** A server's log as its kind reads it (logins, transfers, its own events). */
 function serverLog(run: ScenarioRun, server: string): LogView[] {
-  const entries = run.lab.logs(server) as Record<string, unknown>[];
-  return entries.flatMap((e): LogView[] => {
-    if ('request' in e) {
-      const o = String(e.outcome);
-      const outcome = o === 'ok' ? 'ok' : ['not-found', 'access-violation', 'illegal-operation', 'disk-full'].includes(o) ? 'refused' : 'failed';
-      return [{ kind: e.direction === 'read' ? 'download' : 'upload', file: String(e.file), outcome }];
-    }
-    if (e.kind === 'login' || e.kind === 'login-failed') return [{ kind: 'login', user: e.user as string, password: e.password as string, outcome: e.kind === 'login' ? 'ok' : 'refused' }];
-    if (e.kind === 'download' || e.kind === 'upload') return [{ kind: e.kind, file: e.file as string | undefined, outcome: String(e.outcome) }];
-    return [];
-  });
+  const kind = run.lab.topology.nodes.find((n) => n.name === server)?.kind ?? '';
+  const view = findKind(kind)?.logView;
+  if (!view) return [];
+  return (run.lab.logs(server) as Record<string, unknown>[]).flatMap((e) => view(e));
 }
 
 async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void> {
@@ -517,6 +510,19 @@ async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void>
     run.notes.push(`${c.server} logins: ${seen}`);
     return;
   }
+  if (c.mail) return checkLatestMail(run, c.server, c.mail);
+  if (c.event) {
+    const want = c.event;
+    const events = log.filter((e) => e.kind === want.kind);
+    const hit = events.find((e) => (want.contains === undefined || (e.text ?? '').includes(want.contains)) && (want.outcome === undefined || e.outcome === want.outcome));
+    const seen = events.map((e) => `${e.text ?? e.kind} (${e.outcome})`).join(', ') || 'none';
+    const what = `${want.kind} event${want.contains ? ` containing "${want.contains}"` : ''}${want.outcome ? ` (${want.outcome})` : ''}`;
+    if (want.seen === false) {
+      if (hit) fail(`${c.server} recorded a ${what}, expected none; seen: ${seen}`);
+    } else if (!hit) fail(`${c.server} recorded no ${what}; seen: ${seen}`);
+    run.notes.push(`${c.server} ${want.kind} events: ${seen}`);
+    return;
+  }
   const t = c.transfer!;
   const transfers = log.filter((e) => e.kind === t.kind);
   const hit = transfers.find((e) => (t.file === undefined || e.file === t.file || e.file?.endsWith(`/${t.file}`) || posix.basename(e.file ?? '') === t.file) && (t.outcome === undefined || e.outcome === t.outcome));
@@ -527,6 +533,43 @@ async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void>
     if (hit) fail(`${c.server} recorded a ${what}, expected none; ${t.kind}s seen: ${seen}`);
   } else if (!hit) fail(`${c.server} recorded no ${what}; ${t.kind}s seen: ${seen}`);
   run.notes.push(`${c.server} ${t.kind}s: ${seen}`);
+}
+
+/** A node's service port as it really listens (`smtp`, `api`). */
+function nodePort(run: ScenarioRun, node: string, service: string): number {
+  const port = run.lab.inspect().find((n) => n.name === node)?.ports[service];
+  if (!port) fail(`${node} has no ${service} port (is it an smtp node, and running?)`);
+  return port!;
+}
+
+/** Sends one message to an SMTP sink over a real socket, as a status mail would arrive. */
+async function runMail(run: ScenarioRun, raw: MailStep): Promise<void> {
+  const s = await fillDeep(raw, run.resolveRef);
+  const transport = nodemailer.createTransport({ host: run.address(s.server), port: nodePort(run, s.server, 'smtp'), secure: false, ignoreTLS: true });
+  try {
+    const info = await transport.sendMail({ from: s.from, to: s.to, subject: s.subject, text: s.text });
+    run.notes.push(`${s.server}: ${info.response}`);
+    if (s.outcome === 'refused') fail(`${s.server} accepted the message, expected it refused: ${info.response}`);
+  } catch (e) {
+    if (s.outcome !== 'refused') fail(`${s.server} refused the message: ${(e as Error).message}`);
+    run.notes.push(`${s.server} refused: ${(e as Error).message}`);
+  } finally {
+    transport.close();
+  }
+}
+
+/** The newest message, read through the sink's Mailpit API as any Mailpit client would. */
+async function checkLatestMail(run: ScenarioRun, server: string, want: NonNullable<ServerCheck['mail']>): Promise<void> {
+  const url = `http://${run.address(server)}:${nodePort(run, server, 'api')}/api/v1/message/latest`;
+  const res = await fetch(url);
+  if (res.status === 404) return fail(`${server} holds no message (GET /api/v1/message/latest: 404)`);
+  if (!res.ok) return fail(`GET ${url}: ${res.status} ${await res.text()}`);
+  const m = (await res.json()) as { Subject: string; From: { Address: string }; To: { Address: string }[]; Text: string };
+  run.notes.push(`latest: "${m.Subject}" from ${m.From.Address} to ${m.To.map((t) => t.Address).join(', ')}`);
+  if (want.subject !== undefined && m.Subject !== want.subject) fail(`latest message's subject is "${m.Subject}", expected "${want.subject}"`);
+  if (want.from !== undefined && m.From.Address !== want.from) fail(`latest message is from ${m.From.Address}, expected ${want.from}`);
+  if (want.to !== undefined && !m.To.some((t) => t.Address === want.to)) fail(`latest message is to ${m.To.map((t) => t.Address).join(', ')}, expected ${want.to}`);
+  if (want.contains !== undefined && !m.Text.includes(want.contains)) fail(`latest message's text lacks "${want.contains}":\n${excerpt(m.Text)}`);
 }
 
 async function runWait(run: ScenarioRun, s: WaitStep): Promise<void> {
@@ -624,6 +667,8 @@ async function runStep(run: ScenarioRun, step: Step): Promise<void> {
       return runCli(run, step.spec);
     case 'check':
       return 'server' in step.spec ? runServerCheck(run, step.spec) : runRouterCheck(run, step.spec);
+    case 'mail':
+      return runMail(run, step.spec);
     case 'fault': {
       const set = step.spec.clear ? {} : faultValues(await fillDeep(step.spec.set ?? {}, run.resolveRef));
       run.lab.setFaults(step.spec.node, set);

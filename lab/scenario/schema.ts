@@ -123,6 +123,8 @@ export const CliStepSchema = z
     node: NodeRef,
     send: Lines,
     answers: z.array(Answer).optional(),
+    /** Text to paste when the router asks for it (`crypto pki authenticate`): its lines, then a blank line. `{{ lab.ca }}` is the lab CA's root. */
+    paste: z.string().optional(),
     expect: ExpectSchema.optional(),
     /** Saves the first capture group of a pattern into a variable: `{ md5: "= (\\w+)" }`. */
     remember: z.record(z.string().regex(/^[A-Za-z_][\w]*$/, 'variable names are letters, digits and _'), Pattern).optional(),
@@ -201,13 +203,34 @@ export const ServerCheckSchema = z
         seen: z.boolean().optional(),
       })
       .optional(),
+    /** The newest message in an SMTP sink, read through its Mailpit API (`GET /api/v1/message/latest`). */
+    mail: z
+      .strictObject({
+        subject: z.string().optional(),
+        from: z.string().optional(),
+        to: z.string().optional(),
+        /** Text the body contains. */
+        contains: z.string().optional(),
+      })
+      .optional(),
+    /** The server's log recorded an event of its kind's own (`locate` on ida, `message` on smtp). */
+    event: z
+      .strictObject({
+        kind: z.string().min(1),
+        /** Text the event's line contains (user, image, subject, recipient…). */
+        contains: z.string().optional(),
+        outcome: z.string().optional(),
+        /** false: no such event may be in the log. */
+        seen: z.boolean().optional(),
+      })
+      .optional(),
   })
   .superRefine((c, ctx) => {
-    const subjects = (['file', 'login', 'transfer'] as const).filter((k) => c[k] !== undefined);
-    if (subjects.length !== 1) ctx.addIssue({ code: 'custom', path: [], message: `a server check names exactly one of file, login, transfer (found ${subjects.length ? subjects.join(', ') : 'none'})` });
+    const subjects = (['file', 'login', 'transfer', 'event', 'mail'] as const).filter((k) => c[k] !== undefined);
+    if (subjects.length !== 1) ctx.addIssue({ code: 'custom', path: [], message: `a server check names exactly one of file, login, transfer, event, mail (found ${subjects.length ? subjects.join(', ') : 'none'})` });
     for (const k of ['exists', 'md5', 'size'] as const) if (c[k] !== undefined && c.file === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} goes with file` });
   })
-  .meta({ description: 'Check a server: a file in its root, or its log of logins and transfers' });
+  .meta({ description: 'Check a server: a file in its root, or its log of logins, transfers and events' });
 
 export const CheckStepSchema = z.union([RouterCheckSchema, ServerCheckSchema]);
 
@@ -280,6 +303,19 @@ export const VerifyRunningImageSchema = z
   })
   .meta({ description: 'pyATS Clean verify_running_image: show version names this image' });
 
+export const MailStepSchema = z
+  .strictObject({
+    /** An smtp node. */
+    server: NodeRef,
+    from: z.string().min(1),
+    to: z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? [v] : v)),
+    subject: z.string(),
+    text: z.string().default(''),
+    /** `refused`: the sink must turn it away (a fault is on). Default `accepted`. */
+    outcome: z.enum(['accepted', 'refused']).optional(),
+  })
+  .meta({ description: 'Send a message to an SMTP sink (nodemailer over a real socket)' });
+
 export const STEP_KINDS = {
   cli: CliStepSchema,
   check: CheckStepSchema,
@@ -290,6 +326,7 @@ export const STEP_KINDS = {
   change_boot_variable: ChangeBootVariableSchema,
   reload: ReloadStepSchema,
   verify_running_image: VerifyRunningImageSchema,
+  mail: MailStepSchema,
 } as const;
 
 export type StepKind = keyof typeof STEP_KINDS;
@@ -310,6 +347,7 @@ export type CopyToDeviceStep = z.output<typeof CopyToDeviceSchema>;
 export type ChangeBootVariableStep = z.output<typeof ChangeBootVariableSchema>;
 export type ReloadStep = z.output<typeof ReloadStepSchema>;
 export type VerifyRunningImageStep = z.output<typeof VerifyRunningImageSchema>;
+export type MailStep = z.output<typeof MailStepSchema>;
 export type Expect = z.output<typeof ExpectSchema>;
 
 /** A validated step: its kind, its spec, and where it was written. */
@@ -323,6 +361,7 @@ export type Step = { name?: string; line?: number; index: number } & (
   | { kind: 'change_boot_variable'; spec: ChangeBootVariableStep }
   | { kind: 'reload'; spec: ReloadStep }
   | { kind: 'verify_running_image'; spec: VerifyRunningImageStep }
+  | { kind: 'mail'; spec: MailStep }
 );
 
 // ---- the file ---------------------------------------------------------------------------

@@ -49,6 +49,19 @@ const DEFAULT_DIALOGS: { re: RegExp; answer?: string; what: string }[] = [
   { re: /Password:\s*$/i, what: 'Password:' },
 ];
 
+/** IOS asks for pasted text (a certificate) with this line, then reads until a blank line. */
+const PASTE_REQUEST = /End with a blank line or the word "quit" on a line by itself\n/;
+
+interface ReadRequest {
+  answers: Answer[];
+  timeoutMs: number;
+  sent: string;
+  startAt: number;
+  mask?: boolean;
+  /** Text pasted, then a blank line, when the router asks for it (`cli: { paste }`). */
+  paste?: string;
+}
+
 /** How long output must stay quiet before the tail is taken as "waiting for input". */
 const SETTLE_MS = 25;
 
@@ -171,7 +184,7 @@ export class SshCli {
   }
 
   /** Sends one line and reads until the router wants input again. */
-  async send(line: string, o: { answers?: Answer[]; timeoutMs?: number; setup?: boolean; mask?: boolean } = {}): Promise<Exchange> {
+  async send(line: string, o: { answers?: Answer[]; timeoutMs?: number; setup?: boolean; mask?: boolean; paste?: string } = {}): Promise<Exchange> {
     if (this.closed || !this.stream) {
       const e: Exchange = { node: this.opts.node, sent: line, before: '', output: '', response: '', prompt: this.prompt, answered: [], closed: true, timedOut: false, error: 'not connected', ms: 0 };
       this.emit(e);
@@ -180,7 +193,7 @@ export class SshCli {
     const startAt = this.raw.length;
     const before = cleanTerminal(this.raw.slice(this.consumed, startAt));
     this.stream.write(`${line}\r`);
-    const e = await this.read({ answers: o.answers ?? [], timeoutMs: o.timeoutMs ?? 30_000, sent: line, startAt, mask: o.mask });
+    const e = await this.read({ answers: o.answers ?? [], timeoutMs: o.timeoutMs ?? 30_000, sent: line, startAt, mask: o.mask, paste: o.paste });
     e.before = before;
     if (o.setup) e.setup = true;
     this.emit(e);
@@ -229,7 +242,7 @@ export class SshCli {
    * Questions are answered in place; each is taken only once it has stood still briefly,
    * so a question arriving in pieces is not answered half-read.
    */
-  private async read(r: { answers: Answer[]; timeoutMs: number; sent: string; startAt: number; mask?: boolean }): Promise<Exchange> {
+  private async read(r: ReadRequest): Promise<Exchange> {
     this.reading = true;
     try {
       return await this.readLoop(r);
@@ -238,7 +251,7 @@ export class SshCli {
     }
   }
 
-  private async readLoop(r: { answers: Answer[]; timeoutMs: number; sent: string; startAt: number; mask?: boolean }): Promise<Exchange> {
+  private async readLoop(r: ReadRequest): Promise<Exchange> {
     const t0 = Date.now();
     const answers = r.answers.map((a) => ({ re: compilePattern(a.prompt), send: a.send }));
     const answered: Exchange['answered'] = [];
@@ -252,6 +265,7 @@ export class SshCli {
     let stableSince = Date.now();
 
     const text = () => cleanTerminal(this.raw.slice(r.startAt));
+    let pasted = r.paste === undefined;
     for (;;) {
       const now = Date.now();
       if (this.raw.length !== lastLen) {
@@ -265,6 +279,16 @@ export class SshCli {
       const settled = now - stableSince >= SETTLE_MS;
       // The echo of what we sent ends with a newline: only a tail after it can be the prompt.
       const pastEcho = r.sent === '' ? true : nl >= 0;
+      // A paste request has no prompt to wait on: its instruction line is the cue.
+      if (!pasted && settled && PASTE_REQUEST.test(out)) {
+        pasted = true;
+        const lines = r.paste!.split(/\r?\n/).filter((l) => l.trim() !== '');
+        answered.push({ question: 'Enter the base 64 encoded ... (paste)', send: `${lines.length} lines` });
+        this.stream?.write(`${lines.join('\r')}\r\r`);
+        answeredAt = out.length;
+        lastLen = -1;
+        continue;
+      }
       if (settled && pastEcho && lineStart > answeredAt && tail.trim() !== '') {
         if (CLI_PROMPT.test(tail)) {
           this.prompt = tail.trimEnd();

@@ -5,12 +5,13 @@
  *   {{ name }}                 a variable (`vars:`, or remembered by an earlier step)
  *   {{ r1.address }}           a node's address; {{ ftp.fqdn }} its name in the lab domain
  *   {{ lab.domain }}           the lab's DNS domain; {{ lab.name }} the lab's name
+ *   {{ lab.ca }}               the lab CA's root certificate (PEM), to paste into crypto pki authenticate
  *   {{ md5 tftp:images/x.bin }} MD5 of a file under a server's root; {{ size ftp:x.bin }} its size
  */
 export type TemplateRef =
   | { kind: 'var'; name: string }
   | { kind: 'node'; node: string; field: 'address' | 'fqdn' }
-  | { kind: 'lab'; field: 'domain' | 'name' }
+  | { kind: 'lab'; field: 'domain' | 'name' | 'ca' }
   | { kind: 'file'; fn: 'md5' | 'size'; server: string; path: string }
   | { kind: 'bad'; message: string };
 
@@ -19,15 +20,15 @@ const TEMPLATE = /\{\{\s*(.*?)\s*\}\}/g;
 export function parseRef(expr: string): TemplateRef {
   let m = /^(md5|size)\s+([A-Za-z][\w-]*):(\S+)$/.exec(expr);
   if (m) return { kind: 'file', fn: m[1] as 'md5' | 'size', server: m[2]!, path: m[3]! };
-  m = /^lab\.(domain|name)$/.exec(expr);
-  if (m) return { kind: 'lab', field: m[1] as 'domain' | 'name' };
+  m = /^lab\.(domain|name|ca)$/.exec(expr);
+  if (m) return { kind: 'lab', field: m[1] as 'domain' | 'name' | 'ca' };
   m = /^([A-Za-z][\w-]*)\.(address|fqdn)$/.exec(expr);
   if (m) return { kind: 'node', node: m[1]!, field: m[2] as 'address' | 'fqdn' };
   m = /^([A-Za-z_]\w*)$/.exec(expr);
   if (m) return { kind: 'var', name: m[1]! };
   return {
     kind: 'bad',
-    message: `cannot read {{ ${expr} }}: use {{ variable }}, {{ node.address }}, {{ node.fqdn }}, {{ lab.domain }}, {{ md5 server:path }} or {{ size server:path }}`,
+    message: `cannot read {{ ${expr} }}: use {{ variable }}, {{ node.address }}, {{ node.fqdn }}, {{ lab.domain }}, {{ lab.ca }}, {{ md5 server:path }} or {{ size server:path }}`,
   };
 }
 

@@ -11,18 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { type Document, isScalar, Lexer, LineCounter, parseDocument, visit } from 'yaml';
 import { Locator, type PathSeg } from '../yaml/Locator.ts';
 import type { z } from 'zod';
-import {
-  DEFAULT_DOMAIN,
-  DEFAULT_SUBNET,
-  KINDS,
-  NODE_SCHEMAS,
-  TopologyFileSchema,
-  kindKeys,
-  unknownKindMessage,
-  type KindName,
-  type NodeSpec,
-  type Topology,
-} from './schema.ts';
+import { findKind, kindKeys, kindNames, topologyFileSchema, type LabRefs } from '../kinds/registry.ts';
+import { DEFAULT_DOMAIN, DEFAULT_SUBNET, unknownKindMessage, type NodeSpec, type Topology } from './schema.ts';
 
 /** The bundled default lab (`flashlab up` with no file). */
 export const DEFAULT_TOPOLOGY = resolve(dirname(fileURLToPath(import.meta.url)), '../topologies/default.yml');
@@ -227,7 +217,7 @@ function capped(issues: TopologyIssue[]): TopologyIssue[] {
 export function resolveTopology(raw: unknown, opts: LoadOptions = {}, loc = new Locator()): Topology {
   const file = opts.file;
   preflight(raw, file, loc);
-  const parsed = TopologyFileSchema.safeParse(raw);
+  const parsed = topologyFileSchema().safeParse(raw);
   if (!parsed.success) throw new TopologyError(capped(toIssues(parsed.error, loc, file, [])));
   const t = parsed.data;
   const issues: TopologyIssue[] = [];
@@ -255,16 +245,17 @@ export function resolveTopology(raw: unknown, opts: LoadOptions = {}, loc = new 
   for (const [name, written] of Object.entries(rawNodes)) {
     // The first problems are what the user fixes first; thousands more only cost time.
     if (issues.length >= MAX_ISSUES) break;
-    const kind = written.kind as KindName;
-    if (!KINDS.includes(kind)) {
-      issue(['topology', 'nodes', name, 'kind'], unknownKindMessage(kind));
+    const kind = written.kind as string;
+    const adapter = findKind(kind);
+    if (!adapter) {
+      issue(['topology', 'nodes', name, 'kind'], unknownKindMessage(kind, kindNames()));
       continue;
     }
     const keys = kindKeys(kind);
     const fromDefaults = Object.fromEntries(Object.entries(defaults).filter(([k]) => keys.has(k)));
     const merged = deepMerge(deepMerge(fromDefaults, kinds[kind] ?? {}), written);
     merged.name = name;
-    const r = (NODE_SCHEMAS[kind] as z.ZodType<NodeSpec>).safeParse(merged);
+    const r = adapter.spec.safeParse(merged);
     if (!r.success) {
       // Point at the layer the bad value came from: the node, its kind's defaults, or `defaults`.
       const reroute = (rel: PathSeg[]) => {
@@ -284,25 +275,9 @@ export function resolveTopology(raw: unknown, opts: LoadOptions = {}, loc = new 
   allocateAddresses(nodes, subnet, issue);
 
   const byName = new Map(nodes.map((n) => [n.name, n]));
-  const dns = nodes.find((n) => n.kind === 'dns');
   for (const n of nodes) {
-    if (n.kind === 'router') {
-      n.startupConfig = n.startupConfig.map((line, i) =>
-        expand(line, t.name, domain, byName, (m) => issue(['topology', 'nodes', n.name, 'startup-config', i], m)),
-      );
-      // Routers find lab names through the lab's DNS unless their config says otherwise.
-      if (dns && !n.startupConfig.some((l) => /^\s*ip\s+name-server\b/.test(l))) {
-        if (!n.startupConfig.some((l) => /^\s*ip\s+domain[ -]name\b/.test(l))) n.startupConfig.push(`ip domain name ${domain}`);
-        n.startupConfig.push(`ip name-server ${dns.address}`);
-      }
-    }
-    if (n.kind === 'dns') {
-      for (const [rec, target] of Object.entries(n.records)) {
-        if (!byName.has(target) && !isIpv4Text(target)) {
-          issue(['topology', 'nodes', n.name, 'records', rec], `"${target}" is neither a node of this lab nor an IPv4 address`);
-        }
-      }
-    }
+    const refs: LabRefs = { name: t.name, domain, nodes, byName, issue: (p, m) => issue(['topology', 'nodes', n.name, ...p], m) };
+    findKind(n.kind)?.finish?.(n, refs);
   }
 
   const links = (t.topology.links ?? []).map((l, i) => {
@@ -386,19 +361,6 @@ function allocateAddresses(nodes: NodeSpec[], subnet: Subnet, issue: (p: PathSeg
 }
 
 // ---- helpers ----------------------------------------------------------------------------
-
-/** `{{ dns.address }}`, `{{ lab.domain }}`, `{{ lab.name }}` in config lines. */
-function expand(line: string, lab: string, domain: string, nodes: Map<string, NodeSpec>, fail: (m: string) => void): string {
-  return line.replace(/\{\{\s*([A-Za-z][\w-]*)\.([a-z]+)\s*\}\}/g, (whole, who: string, what: string) => {
-    if (who === 'lab' && what === 'domain') return domain;
-    if (who === 'lab' && what === 'name') return lab;
-    const n = nodes.get(who);
-    if (n && what === 'address') return n.address;
-    if (n && what === 'fqdn') return `${n.name}.${domain}`;
-    fail(`cannot expand ${whole}: use {{ <node>.address }}, {{ <node>.fqdn }}, {{ lab.domain }} or {{ lab.name }}`);
-    return whole;
-  });
-}
 
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -13,6 +13,10 @@
  * field optional, since `kinds:`/`defaults:` may supply it) and is what `flashlab schema`
  * exports; the *node* schemas check each node once the defaults are merged in and turn it
  * into the spec a kind adapter receives.
+ *
+ * This file holds what every kind shares (field types, the node base, the file's frame).
+ * Each kind's own fields, node schema and faults live with its adapter in lab/kinds/; the
+ * file schema is assembled from the registry (`buildTopologyFileSchema`).
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
@@ -20,15 +24,11 @@ import { parseSize } from '../../router/image/format.ts';
 import { platforms } from '../../router/platforms/profile.ts';
 import { parseCidr } from '../../router/net/Egress.ts';
 
-/** Every node kind the lab knows. The registry in lab/kinds must offer exactly these. */
-export const KINDS = ['router', 'ftp', 'tftp', 'dns'] as const;
-export type KindName = (typeof KINDS)[number];
-
 export const DEFAULT_DOMAIN = 'lab.local';
 export const DEFAULT_SUBNET = '127.77.0.0/24';
 
-export function unknownKindMessage(kind: unknown): string {
-  const valid = KINDS.join(', ');
+export function unknownKindMessage(kind: unknown, kinds: string[]): string {
+  const valid = kinds.join(', ');
   return kind === undefined ? `missing kind; valid kinds: ${valid}` : `unknown kind "${String(kind)}"; valid kinds: ${valid}`;
 }
 
@@ -55,12 +55,12 @@ const Ipv4 = z.string().refine((v) => isIPv4(v), 'expected an IPv4 address like 
 const NodeName = z.string().regex(/^[a-z][a-z0-9-]*$/i, 'node names are letters, digits and dashes, starting with a letter');
 
 /** Config lines: a list, or one block of text. */
-const Lines = z
+export const Lines = z
   .union([z.array(z.string()), z.string()])
   .transform((v) => (typeof v === 'string' ? v.split('\n').filter((l) => l.trim() !== '') : v));
 
 /** A stand-in image to create (router flash, or a server's root). */
-const ImageSeedFields = {
+export const ImageSeedFields = {
   /** File name, may include a folder (`images/x.bin`). */
   name: z.string().min(1),
   /** Profile id (`isr4321`) or an image platform tag (`isr4300`); routers default to their own. */
@@ -71,179 +71,100 @@ const ImageSeedFields = {
   size: Size,
 };
 
-const RouterImageSeed = z.strictObject({
-  /** File system (`bootflash`, `flash0`, `slot0:1`); the platform's default when omitted. */
-  fs: z.string().optional(),
-  ...ImageSeedFields,
-});
-const ServerImageSeed = z.strictObject(ImageSeedFields);
+export const ServerImageSeed = z.strictObject(ImageSeedFields);
 
-const TextSeed = z.strictObject({
+export const TextSeed = z.strictObject({
   name: z.string().min(1),
   content: z.string(),
 });
 
-const User = z.strictObject({
-  name: z.string().min(1),
-  password: z.string(),
-  privilege: z.number().int().min(0).max(15).optional(),
-});
-
-// ---- per-kind fields (all optional here; requiredness is checked after merging) ----------
-
-const Common = {
+/** Fields every node has, whatever its kind. */
+export const Common = {
   kind: z.string(),
   /** Fixed address in the mgmt subnet; allocated from the subnet when omitted. */
   address: Ipv4.optional(),
   labels: z.record(z.string(), z.string()).optional(),
 };
 
-const RouterFields = {
-  platform: z.string().optional(),
-  /** File-system sizes: `{ bootflash: 2MB }` (a low-flash router is one line). */
-  flash: z.record(z.string(), Size).optional(),
-  users: z.array(User).optional(),
-  'enable-secret': z.string().optional(),
-  'boot-seconds': z.number().nonnegative().optional(),
-  /** Applied at first boot, while nvram has no startup-config. `{{ dns.address }}` expands. */
-  'startup-config': Lines.optional(),
-  images: z.array(RouterImageSeed).optional(),
-};
+// ---- the file, assembled from the kinds ---------------------------------------------------
 
-export const FtpFaultsSchema = z.strictObject({
-  'wrong-password': z.boolean().optional(),
-  'read-only': z.boolean().optional(),
-  'quota-full': z.boolean().optional(),
-  'disconnect-after-bytes': Size.optional(),
-  'rate-limit': Size.optional().meta({ description: 'bytes per second' }),
-});
-
-const FtpAccountSchema = z.strictObject({
-  user: z.string().min(1),
-  password: z.string(),
-  /** Home, relative to the server root. */
-  home: z.string().default('.'),
-  write: z.boolean().default(false),
-  quota: Size.optional(),
-});
-
-const FtpFields = {
-  accounts: z.array(FtpAccountSchema).optional(),
-  anonymous: z
-    .union([z.boolean(), z.strictObject({ home: z.string().default('.'), write: z.boolean().default(false) })])
-    .optional(),
-  images: z.array(ServerImageSeed).optional(),
-  files: z.array(TextSeed).optional(),
-  'pasv-range': z.tuple([z.number().int().min(1024).max(65535), z.number().int().min(1024).max(65535)]).optional(),
-  faults: FtpFaultsSchema.optional(),
-};
-
-/** The TFTP server's fault knobs (kebab-case here, camelCase on the server). */
-export const TftpFaultsSchema = z.strictObject({
-  'drop-every-n': z.number().int().positive().optional(),
-  'drop-probability': z.number().min(0).max(1).optional(),
-  'delay-ms': z.number().nonnegative().optional(),
-  'stall-after-bytes': Size.optional(),
-  'refuse-all': z.boolean().optional(),
-});
-
-const TftpFields = {
-  /** Clients may upload (overwrite, and create unless `allow-create: false`). */
-  'allow-write': z.boolean().optional(),
-  'allow-create': z.boolean().optional(),
-  images: z.array(ServerImageSeed).optional(),
-  files: z.array(TextSeed).optional(),
-  faults: TftpFaultsSchema.optional(),
-};
-
-export const DnsFaultsSchema = z.strictObject({
-  down: z.boolean().optional(),
-  /** Names answered NXDOMAIN: a list, or one name. */
-  nxdomain: z
-    .union([z.string(), z.array(z.string())])
-    .transform((v) => (Array.isArray(v) ? v : [v]))
-    .optional(),
-});
-
-const DnsFields = {
-  /** Extra names: `www.cisco.com: ida` (a node name) or `host.example: 127.77.0.9`. */
-  records: z.record(z.string(), z.string()).optional(),
-  faults: DnsFaultsSchema.optional(),
-};
-
-const KIND_FIELDS = { router: RouterFields, ftp: FtpFields, tftp: TftpFields, dns: DnsFields } as const;
-
-/** A node as written in the file. */
-function fileNodeSchema(kind: KindName) {
-  return z.strictObject({ ...Common, ...KIND_FIELDS[kind], kind: z.literal(kind) });
+/** What a kind contributes to the file schema: its name and its fields as written. */
+export interface KindFields {
+  kind: string;
+  fields: z.ZodRawShape;
 }
-
-const FileNode = z.discriminatedUnion(
-  'kind',
-  [fileNodeSchema('router'), fileNodeSchema('ftp'), fileNodeSchema('tftp'), fileNodeSchema('dns')],
-  {
-    error: (iss) =>
-      iss.code === 'invalid_union' ? unknownKindMessage((iss.input as { kind?: unknown } | undefined)?.kind) : undefined,
-  },
-);
-
-const KindDefaults = z.strictObject({
-  router: z.strictObject(RouterFields).optional(),
-  ftp: z.strictObject(FtpFields).optional(),
-  tftp: z.strictObject(TftpFields).optional(),
-  dns: z.strictObject(DnsFields).optional(),
-});
 
 const Link = z.strictObject({
   /** `node:interface` pairs; informational in the embedded runtime (every node shares loopback). */
   endpoints: z.tuple([z.string(), z.string()]),
 });
 
-export const TopologyFileSchema = z
-  .strictObject({
-    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'lab names are letters, digits, dot, dash and underscore'),
-    mgmt: z
-      .strictObject({
-        'ipv4-subnet': z.string().default(DEFAULT_SUBNET),
-        domain: z.string().default(DEFAULT_DOMAIN),
-        /**
-         * Networks outside the lab that routers may reach on purpose (CIDRs). The lab is
-         * sealed without them: a router reaches only lab nodes and loopback.
-         */
-        external: z
-          .array(z.string().refine((c) => typeof parseCidr(c) !== 'string', 'expected a CIDR like 192.0.2.0/24'))
-          .max(64)
-          .optional(),
-      })
-      .optional(),
-    clock: z
-      .strictObject({
-        /** Lab time at start (ISO 8601); real time when omitted. */
-        start: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO date like 2024-05-01T19:00:00Z').optional(),
-        /** Time stands still unless advanced (scenarios). */
-        frozen: z.boolean().optional(),
-      })
-      .optional(),
-    topology: z.strictObject({
-      /** Fields every node takes where its kind knows them. */
-      defaults: z.record(z.string(), z.unknown()).optional(),
-      kinds: KindDefaults.optional(),
-      nodes: z.record(NodeName, FileNode),
-      links: z.array(Link).optional(),
-    }),
-  })
-  .meta({ title: 'flashlab topology', description: 'A lab of virtual IOS XE routers and servers (containerlab-shaped).' });
+/** The file schema for these kinds (what `flashlab schema` exports and the loader checks first). */
+export function buildTopologyFileSchema(kinds: KindFields[]) {
+  const names = kinds.map((k) => k.kind);
+  const nodeSchemas = kinds.map((k) => z.strictObject({ ...Common, ...k.fields, kind: z.literal(k.kind) }));
+  const FileNode = z.discriminatedUnion('kind', nodeSchemas as unknown as [z.ZodObject, ...z.ZodObject[]], {
+    error: (iss) =>
+      iss.code === 'invalid_union' ? unknownKindMessage((iss.input as { kind?: unknown } | undefined)?.kind, names) : undefined,
+  });
+  const KindDefaults = z.strictObject(Object.fromEntries(kinds.map((k) => [k.kind, z.strictObject(k.fields).optional()])));
+  return z
+    .strictObject({
+      name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'lab names are letters, digits, dot, dash and underscore'),
+      mgmt: z
+        .strictObject({
+          'ipv4-subnet': z.string().default(DEFAULT_SUBNET),
+          domain: z.string().default(DEFAULT_DOMAIN),
+          /**
+           * Networks outside the lab that routers may reach on purpose (CIDRs). The lab is
+           * sealed without them: a router reaches only lab nodes and loopback.
+           */
+          external: z
+            .array(z.string().refine((c) => typeof parseCidr(c) !== 'string', 'expected a CIDR like 192.0.2.0/24'))
+            .max(64)
+            .optional(),
+        })
+        .optional(),
+      clock: z
+        .strictObject({
+          /** Lab time at start (ISO 8601); real time when omitted. */
+          start: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO date like 2024-05-01T19:00:00Z').optional(),
+          /** Time stands still unless advanced (scenarios). */
+          frozen: z.boolean().optional(),
+        })
+        .optional(),
+      topology: z.strictObject({
+        /** Fields every node takes where its kind knows them. */
+        defaults: z.record(z.string(), z.unknown()).optional(),
+        kinds: KindDefaults.optional(),
+        nodes: z.record(NodeName, FileNode),
+        links: z.array(Link).optional(),
+      }),
+    })
+    .meta({ title: 'flashlab topology', description: 'A lab of virtual IOS XE routers and servers (containerlab-shaped).' });
+}
 
-export type TopologyFile = z.input<typeof TopologyFileSchema>;
+/** The file as written (the frame; node fields depend on the kinds). */
+export interface TopologyFile {
+  name: string;
+  mgmt?: { 'ipv4-subnet'?: string; domain?: string; external?: string[] };
+  clock?: { start?: string; frozen?: boolean };
+  topology: {
+    defaults?: Record<string, unknown>;
+    kinds?: Record<string, Record<string, unknown> | undefined>;
+    nodes: Record<string, Record<string, unknown>>;
+    links?: { endpoints: [string, string] }[];
+  };
+}
 
-// ---- node schemas, after merging defaults -----------------------------------------------
+// ---- node specs, after merging defaults ---------------------------------------------------
 
-function platformIds(): string[] {
+export function platformIds(): string[] {
   return [...platforms().keys()];
 }
 
 /** The image platform tag for a profile id or a raw tag. */
-function imageTag(p: string): string {
+export function imageTag(p: string): string {
   return platforms().get(p)?.imagePlatform ?? p;
 }
 
@@ -263,54 +184,15 @@ export interface TextFileSeed {
   content: string;
 }
 
-interface BaseSpec {
+/** What every node spec has; each kind's spec (lab/kinds/*.ts) extends it. */
+export interface NodeSpec {
   name: string;
-  kind: KindName;
+  kind: string;
   /** Allocated by the loader when the file gives none. */
   address: string;
   labels: Record<string, string>;
 }
 
-export interface RouterSpec extends BaseSpec {
-  kind: 'router';
-  platform: string;
-  flash: Record<string, number>;
-  users?: { name: string; password: string; privilege?: number }[];
-  enableSecret?: string;
-  bootSeconds?: number;
-  startupConfig: string[];
-  images: ImageSeed[];
-}
-
-export interface FtpSpec extends BaseSpec {
-  kind: 'ftp';
-  accounts: { user: string; password: string; home: string; write: boolean; quotaBytes?: number }[];
-  anonymous: false | { home: string; write: boolean };
-  images: ImageSeed[];
-  files: TextFileSeed[];
-  pasvRange?: [number, number];
-  faults: Record<string, unknown>;
-}
-
-export interface TftpSpec extends BaseSpec {
-  kind: 'tftp';
-  allowWrite: boolean;
-  allowCreate: boolean;
-  images: ImageSeed[];
-  files: TextFileSeed[];
-  faults: Record<string, unknown>;
-}
-
-export interface DnsSpec extends BaseSpec {
-  kind: 'dns';
-  /** Extra names -> node name or address, as written (the loader resolves them). */
-  records: Record<string, string>;
-  faults: Record<string, unknown>;
-}
-
-export type NodeSpec = RouterSpec | FtpSpec | TftpSpec | DnsSpec;
-
-/** kebab-case keys to camelCase (server fault objects use camelCase). */
 /**
  * Runtime faults (control API, scenario steps) in the topology's own words: checked by the
  * same schema, sizes parsed (`stall-after-bytes: 2MB`), then named as the server names them.
@@ -334,112 +216,35 @@ export function parseFaults(schema: z.ZodType<Record<string, unknown>>, raw: Rec
   return r.data;
 }
 
+/** kebab-case keys to camelCase (server fault objects use camelCase). */
 export function camelKeys(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) out[k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
   return out;
 }
 
-const FTP_FAULT_NAMES: Record<string, string> = {
-  'wrong-password': 'wrongPassword',
-  'read-only': 'readOnly',
-  'quota-full': 'quotaFull',
-  'disconnect-after-bytes': 'disconnectAfterBytes',
-  'rate-limit': 'rateLimitBytesPerSec',
-};
-
-export function ftpFaults(f: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(f)) out[FTP_FAULT_NAMES[k] ?? k] = v;
-  return out;
-}
-
 type Base = { name: string; address?: string; labels?: Record<string, string> };
-const base = (n: Base) => ({ name: n.name, address: n.address ?? '', labels: n.labels ?? {} });
+export const base = (n: Base) => ({ name: n.name, address: n.address ?? '', labels: n.labels ?? {} });
 
-const serverImages = (imgs: z.output<typeof ServerImageSeed>[] | undefined, ctx: z.RefinementCtx): ImageSeed[] =>
+export const serverImages = (imgs: z.output<typeof ServerImageSeed>[] | undefined, ctx: z.RefinementCtx): ImageSeed[] =>
   (imgs ?? []).map((i, idx) => {
     if (!i.platform) ctx.addIssue({ code: 'custom', path: ['images', idx, 'platform'], message: 'a server image needs a platform' });
     return { path: i.name, platform: imageTag(i.platform ?? ''), version: i.version, featureSet: i['feature-set'], kind: i['image-kind'], size: i.size };
   });
 
-const texts = (f: z.output<typeof TextSeed>[] | undefined): TextFileSeed[] => (f ?? []).map((t) => ({ path: t.name, content: t.content }));
+export const texts = (f: z.output<typeof TextSeed>[] | undefined): TextFileSeed[] => (f ?? []).map((t) => ({ path: t.name, content: t.content }));
 
-export const RouterNodeSchema = z
-  .strictObject({ ...Common, ...RouterFields, name: z.string(), platform: z.string({ error: 'a router needs a platform' }) })
-  .superRefine((n, ctx) => {
-    const profile = platforms().get(n.platform);
-    if (!profile) {
-      ctx.addIssue({ code: 'custom', path: ['platform'], message: `unknown router platform "${n.platform}"; known platforms: ${platformIds().join(', ')}` });
-      return;
-    }
-    const names = profile.fileSystems.flatMap((f) => [f.name, ...f.aliases]);
-    const known = `${profile.id} has ${profile.fileSystems.map((f) => f.name).join(', ')}`;
-    for (const fs of Object.keys(n.flash ?? {})) {
-      if (!profile.fileSystems.some((f) => f.name === fs)) ctx.addIssue({ code: 'custom', path: ['flash', fs], message: `no file system "${fs}" (${known})` });
-    }
-    (n.images ?? []).forEach((img, i) => {
-      const dev = img.fs?.replace(/:$/, '').split(':')[0];
-      if (dev !== undefined && !names.includes(dev)) ctx.addIssue({ code: 'custom', path: ['images', i, 'fs'], message: `no file system "${img.fs}" (${known})` });
-    });
-  })
-  .transform((n): RouterSpec => {
-    const profile = platforms().get(n.platform)!;
-    return {
-      ...base(n),
-      kind: 'router',
-      platform: n.platform,
-      flash: n.flash ?? {},
-      users: n.users,
-      enableSecret: n['enable-secret'],
-      bootSeconds: n['boot-seconds'],
-      startupConfig: n['startup-config'] ?? [],
-      images: (n.images ?? []).map((i) => ({
-        fs: i.fs?.replace(/:$/, ''),
-        path: i.name,
-        platform: imageTag(i.platform ?? profile.id),
-        version: i.version,
-        featureSet: i['feature-set'],
-        kind: i['image-kind'],
-        size: i.size,
-      })),
-    };
+/** `{{ dns.address }}`, `{{ lab.domain }}`, `{{ lab.name }}`, `{{ node.fqdn }}` in topology texts. */
+export function expandTemplate(line: string, lab: string, domain: string, nodes: Map<string, NodeSpec>, fail: (m: string) => void): string {
+  return line.replace(/\{\{\s*([A-Za-z][\w-]*)\.([a-z]+)\s*\}\}/g, (whole, who: string, what: string) => {
+    if (who === 'lab' && what === 'domain') return domain;
+    if (who === 'lab' && what === 'name') return lab;
+    const n = nodes.get(who);
+    if (n && what === 'address') return n.address;
+    if (n && what === 'fqdn') return `${n.name}.${domain}`;
+    fail(`cannot expand ${whole}: use {{ <node>.address }}, {{ <node>.fqdn }}, {{ lab.domain }} or {{ lab.name }}`);
+    return whole;
   });
-
-export const FtpNodeSchema = z
-  .strictObject({ ...Common, ...FtpFields, name: z.string() })
-  .transform((n, ctx): FtpSpec => ({
-    ...base(n),
-    kind: 'ftp',
-    accounts: (n.accounts ?? []).map((a) => ({ user: a.user, password: a.password, home: a.home, write: a.write, quotaBytes: a.quota })),
-    anonymous: n.anonymous === true ? { home: '.', write: false } : n.anonymous ? n.anonymous : false,
-    images: serverImages(n.images, ctx),
-    files: texts(n.files),
-    pasvRange: n['pasv-range'],
-    faults: ftpFaults(n.faults ?? {}),
-  }));
-
-export const TftpNodeSchema = z
-  .strictObject({ ...Common, ...TftpFields, name: z.string() })
-  .transform((n, ctx): TftpSpec => ({
-    ...base(n),
-    kind: 'tftp',
-    allowWrite: n['allow-write'] ?? false,
-    allowCreate: n['allow-create'] ?? n['allow-write'] ?? false,
-    images: serverImages(n.images, ctx),
-    files: texts(n.files),
-    faults: camelKeys(n.faults ?? {}),
-  }));
-
-export const DnsNodeSchema = z
-  .strictObject({ ...Common, ...DnsFields, name: z.string() })
-  .transform((n): DnsSpec => ({ ...base(n), kind: 'dns', records: n.records ?? {}, faults: n.faults ?? {} }));
-
-export const NODE_SCHEMAS = { router: RouterNodeSchema, ftp: FtpNodeSchema, tftp: TftpNodeSchema, dns: DnsNodeSchema } as const;
-
-/** Keys a kind accepts (which `defaults:` entries it takes). */
-export function kindKeys(kind: KindName): Set<string> {
-  return new Set([...Object.keys(Common), ...Object.keys(KIND_FIELDS[kind])]);
 }
 
 // ---- the loaded topology -----------------------------------------------------------------
@@ -451,10 +256,10 @@ export interface Topology {
   domain: string;
   /** CIDR of the management subnet, normalised (`127.77.0.0/24`). */
   subnet: string;
-  /** CIDRs routers may reach outside the lab (`mgmt.external`); empty: sealed. */
-  external: string[];
   clock?: { start?: Date; frozen?: boolean };
   /** In file order, addresses allocated and templates expanded. */
   nodes: NodeSpec[];
   links: { endpoints: [string, string] }[];
+  /** CIDRs routers may reach outside the lab (`mgmt.external`); empty: sealed. */
+  external: string[];
 }

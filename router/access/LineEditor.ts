@@ -17,6 +17,8 @@ export interface EditorSession {
   /** A command line at the prompt, the answer to a question, or nothing yet. */
   readonly awaiting: 'line' | 'answer' | undefined;
   readonly secretInput: boolean;
+  /** A paste dialog reads lines with no prompt between them. */
+  readonly pasteInput?: boolean;
   readonly isClosed: boolean;
   readonly history: readonly string[];
   prompt(): string;
@@ -386,7 +388,8 @@ export class LineEditor {
     // A secret question prints its own newline; everything else gets the echoed one.
     if (!s.secretInput) this.emit('\r\n');
     this.resetLine();
-    this.state = 'busy';
+    // A paste reads line after line with no prompt between: keep taking them.
+    this.state = s.pasteInput ? 'dialog' : 'busy';
     this.sessionTail = '';
     s.submit(line);
   }

@@ -4,7 +4,7 @@
  * output leaves through `out` with `\n` line ends (the access layer adapts them).
  */
 import type { CliEngine } from './CliEngine.ts';
-import { type Dialog, dialogAnswer, dialogDefault, dialogPrompt } from './dialogs.ts';
+import { type Dialog, dialogAnswer, dialogDefault, dialogPrompt, endsPaste } from './dialogs.ts';
 import { parsePipe } from './pipe.ts';
 import type { CommandContext } from './types.ts';
 
@@ -91,6 +91,8 @@ export class CliSession<C> {
   private pagerWaiting?: () => void;
   /** True while the prompt shows no echo (Password:). */
   secretInput = false;
+  /** True while a paste dialog reads lines (no prompt is shown between them). */
+  pasteInput = false;
 
   constructor(
     private readonly host: SessionHost<C>,
@@ -424,6 +426,7 @@ export class CliSession<C> {
     const pre = this.host.preAnswer?.(d);
     if (pre !== undefined) return pre;
     await this.drainPager();
+    if (d.kind === 'paste') return this.askPaste(d.text, signal);
     for (;;) {
       this.out(dialogPrompt(d));
       this.secretInput = d.kind === 'secret';
@@ -459,6 +462,31 @@ export class CliSession<C> {
     if (text === '') return;
     this.atLineStart = /[\r\n]$/.test(text);
     this.opts.out(text);
+  }
+
+  /** Reads pasted lines until a blank line or `quit`; input running out ends the paste too. */
+  private async askPaste(text: string, signal?: AbortSignal): Promise<string> {
+    const lines: string[] = [];
+    this.pasteInput = true;
+    this.opts.out(text);
+    try {
+      for (;;) {
+        const raw = await new Promise<string>((resolve) => {
+          this.pendingAsk = resolve;
+          this.pump();
+        });
+        if (raw === '\u0003' || signal?.aborted) {
+          this.opts.out('\n');
+          throw new AbortedError();
+        }
+        if (raw === '\u0000') return lines.join('\n');
+        if (!this.interactive) this.opts.out(raw + '\n');
+        if (endsPaste(raw)) return lines.join('\n');
+        lines.push(raw);
+      }
+    } finally {
+      this.pasteInput = false;
+    }
   }
 
   private print(text: string): void {

@@ -16,7 +16,12 @@ export type Dialog =
   /** `<text> [<default>]: ` or `<text>: `: a form field (extended ping); Enter takes the default. */
   | { kind: 'field'; text: string; default?: string }
   /** `Password: ` with no echo. */
-  | { kind: 'secret'; text: string };
+  | { kind: 'secret'; text: string }
+  /**
+   * Pasted text (a base-64 certificate): `text` is printed, then lines are read until a
+   * blank line or `quit` on a line by itself; the answer is the lines joined.
+   */
+  | { kind: 'paste'; text: string };
 
 /** The text printed for a dialog (no trailing newline: the answer follows on the same line). */
 export function dialogPrompt(d: Dialog): string {
@@ -30,8 +35,15 @@ export function dialogPrompt(d: Dialog): string {
     case 'field':
       return d.default === undefined ? `${d.text}: ` : `${d.text} [${d.default}]: `;
     case 'secret':
+    case 'paste':
       return d.text;
   }
+}
+
+/** The line that ends a paste (IOS: a blank line or the word "quit" on a line by itself). */
+export function endsPaste(line: string): boolean {
+  const t = line.trim();
+  return t === '' || t.toLowerCase() === 'quit';
 }
 
 /** Interprets an answer; undefined means "ask again" (only yes/no re-asks). */
@@ -49,6 +61,7 @@ export function dialogAnswer(d: Dialog, raw: string): string | boolean | undefin
     case 'field':
       return a === '' ? (d.default ?? '') : a;
     case 'secret':
+    case 'paste':
       return raw;
   }
 }
@@ -65,6 +78,7 @@ export function dialogDefault(d: Dialog): string | boolean {
     case 'field':
       return d.default ?? '';
     case 'secret':
+    case 'paste':
       return '';
   }
 }
@@ -84,4 +98,9 @@ export const Dialogs = {
   proceedWithReload: (): Dialog => ({ kind: 'confirm', text: 'Proceed with reload? ' }),
   saveModified: (): Dialog => ({ kind: 'yesno', text: 'System configuration has been modified. Save?' }),
   password: (): Dialog => ({ kind: 'secret', text: 'Password: ' }),
+  /** `crypto pki authenticate` (IOS_REFERENCE §9, ANCHORS §1.6). */
+  pasteCaCertificate: (): Dialog => ({
+    kind: 'paste',
+    text: '\nEnter the base 64 encoded CA certificate.\nEnd with a blank line or the word "quit" on a line by itself\n\n',
+  }),
 } as const;

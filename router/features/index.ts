@@ -11,10 +11,11 @@ import { coreFeature } from './core/index.ts';
 import { filesystemFeature } from './filesystem/index.ts';
 import { interfacesFeature } from './interfaces/index.ts';
 import { netFeature } from './net/index.ts';
+import { pkiFeature } from './pki/index.ts';
 import { scpFeature } from './scp/index.ts';
 import { systemFeature } from './system/index.ts';
 import { versionFeature } from './version/index.ts';
 
-export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, aaaFeature, versionFeature, bootFeature, filesystemFeature, interfacesFeature, netFeature, copyFeature, scpFeature];
+export const allFeatures: Feature<Router>[] = [coreFeature, systemFeature, aaaFeature, versionFeature, bootFeature, filesystemFeature, interfacesFeature, netFeature, pkiFeature, copyFeature, scpFeature];
 
 setRouterFeatures(allFeatures);

@@ -19,10 +19,11 @@ export interface SealClock {
 /** How long a refused endpoint is waited for when neither it nor its client says. */
 const FALLBACK_TIMEOUT_SEC = 30;
 
-export function sealTransfers<K extends string>(clients: Record<K, TransferClient>, policy: EgressPolicy, clock: SealClock): Record<K, TransferClient> {
-  const sealed = {} as Record<K, TransferClient>;
-  for (const key of Object.keys(clients) as K[]) sealed[key] = new SealedTransferClient(clients[key], policy, clock);
-  return sealed;
+/** Every client of the table sealed (schemes a router lacks stay absent). */
+export function sealTransfers<T extends Partial<Record<string, TransferClient>>>(clients: T, policy: EgressPolicy, clock: SealClock): T {
+  const sealed: Partial<Record<string, TransferClient>> = {};
+  for (const [key, client] of Object.entries(clients)) if (client) sealed[key] = new SealedTransferClient(client, policy, clock);
+  return sealed as T;
 }
 
 export class SealedTransferClient implements TransferClient {

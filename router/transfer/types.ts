@@ -1,8 +1,10 @@
 /**
  * The router's view of a file-transfer protocol. The copy feature talks only to this
  * interface, so a unit test can swap in a fake while scenarios use the real clients
- * (TFTP: servers/tftp, FTP: basic-ftp).
+ * (TFTP: servers/tftp, FTP: basic-ftp, HTTP and HTTPS: ./HttpTransferClient.ts).
  */
+import type { X509Certificate } from 'node:crypto';
+import type { ChainFailure } from './verifyChain.ts';
 
 /** Why a transfer failed. The copy feature maps each code to IOS's own text. */
 export type TransferErrorCode =
@@ -14,6 +16,7 @@ export type TransferErrorCode =
   | 'reset' // connection reset or closed midway
   | 'refused' // connection refused (nothing listening)
   | 'aborted' // the caller aborted (Ctrl-C / Ctrl-^)
+  | 'certificate' // the server's certificate failed validation (CertificateError says why)
   | 'protocol'; // malformed or unexpected answer
 
 export type TransferPhase = 'open' | 'read' | 'write';
@@ -27,6 +30,23 @@ export class TransferError extends Error {
     super(message ?? `${code} during ${phase}`);
     this.name = 'TransferError';
   }
+}
+
+/** The server's certificate was refused: nothing was requested, nothing transferred. */
+export class CertificateError extends TransferError {
+  constructor(readonly failure: ChainFailure) {
+    super('certificate', 'open', `certificate validation failed: ${failure.reason}`);
+    this.name = 'CertificateError';
+  }
+}
+
+/** What an HTTPS client trusts: the router's own anchors and clock, never the host's. */
+export interface TlsTrust {
+  anchors: X509Certificate[];
+  /** The router's clock (`clock set` moves it). */
+  now(): Date;
+  /** The host name as typed (SNI and the name the certificate must carry). */
+  servername: string;
 }
 
 export interface TransferEndpoint {
@@ -49,6 +69,8 @@ export interface TransferEndpoint {
   passive?: boolean;
   /** Seconds without progress before the transfer fails with 'timeout'. */
   timeoutSec?: number;
+  /** HTTPS: whom to trust. Required for https; a client never falls back to the host's CA store. */
+  tls?: TlsTrust;
   /** TCP schemes: seconds a connection attempt waits (`ip tcp synwait-time`). */
   connectTimeoutSec?: number;
 }
@@ -61,7 +83,7 @@ export interface Download {
 }
 
 export interface TransferClient {
-  readonly scheme: 'tftp' | 'ftp';
+  readonly scheme: 'tftp' | 'ftp' | 'http' | 'https';
   /** Seconds without progress before 'timeout' when the endpoint does not say. */
   readonly defaultTimeoutSec?: number;
   /** Resolves once the server accepted the request (size known if the protocol said it). */

@@ -1,8 +1,9 @@
 /** The `flashlab` command run as a user would: `node bin/flashlab.mjs ...` in a child process. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, readSync, closeSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADER_PROBE_BYTES, parseImage } from '../../router/image/format.ts';
 
@@ -113,6 +114,8 @@ topology:
       kind: tftp
     dns:
       kind: dns
+    smtp:
+      kind: smtp
 `,
     );
   });
@@ -154,6 +157,7 @@ topology:
       ['r1', 'router', 'running'],
       ['tftp', 'tftp', 'running'],
       ['dns', 'dns', 'running'],
+      ['smtp', 'smtp', 'running'],
     ]);
     const prefix = movedTo.split('.').slice(0, 3).join('.') + '.';
     for (const n of nodes) expect(n.address.startsWith(prefix)).toBe(true);
@@ -216,6 +220,26 @@ topology:
     const logs = flashlab(['logs', 'dns', '--json']);
     expect(logs.code).toBe(0);
     expect(Array.isArray(JSON.parse(logs.stdout))).toBe(true);
+  });
+
+  it("ca prints the lab CA's root with IOS-style fingerprints; mail lists and shows the sink's messages", async () => {
+    const ca = flashlab(['ca']);
+    expect(ca.code).toBe(0);
+    expect(ca.stdout).toMatch(/^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n\n {2}Fingerprint MD5: ([0-9A-F]{8} ){3}[0-9A-F]{8}\n Fingerprint SHA1: ([0-9A-F]{8} ){4}[0-9A-F]{8}\n/);
+    const pem = flashlab(['ca', '--pem']).stdout.trim();
+    expect(readFileSync(join(dir, 'home', 'cli-lab', 'ca', 'root.pem'), 'utf8').trim()).toBe(pem);
+
+    expect(flashlab(['mail']).stdout).toContain('smtp: no messages');
+    const nodes = JSON.parse(flashlab(['inspect', '--json']).stdout) as { name: string; address: string; ports: Record<string, number> }[];
+    const smtp = nodes.find((n) => n.name === 'smtp')!;
+    await nodemailer
+      .createTransport({ host: smtp.address, port: smtp.ports.smtp, ignoreTLS: true })
+      .sendMail({ from: 'r1@lab.local', to: 'ops@lab.local', subject: 'Auto Upgrade status for r1', text: 'Status: SUCCESS' });
+    const list = flashlab(['mail']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^\S{22} {2}\S+Z {2}r1@lab\.local -> ops@lab\.local {2}Auto Upgrade status for r1\n1 message\n$/);
+    expect(flashlab(['mail', 'latest']).stdout).toMatch(/^From: r1@lab\.local\nTo: ops@lab\.local\n[\s\S]*Subject: Auto Upgrade status for r1\n\nStatus: SUCCESS/);
+    expect((JSON.parse(flashlab(['mail', '--json']).stdout) as { total: number }).total).toBe(1);
   });
 
   it('down stops the lab; inspect then finds nothing', () => {

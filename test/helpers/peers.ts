@@ -48,6 +48,8 @@ export class CommandError extends Error {
 
 export interface CommandOptions {
   timeoutMs?: number;
+  /** Written to the program's stdin, which is then closed (openssl s_client waits for it). */
+  input?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
@@ -58,11 +60,12 @@ export interface CommandOptions {
  */
 export function runCommand(cmd: string, args: string[], opts: CommandOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: opts.timeoutMs ?? 120_000, env: opts.env, cwd: opts.cwd, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 120_000, env: opts.env, cwd: opts.cwd, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const code = typeof err.code === 'number' ? err.code : null;
       reject(new CommandError(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`, code, stdout, stderr));
     });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 

@@ -37,7 +37,7 @@ export async function makeTestRouter(
     clock,
     store: new ContentStore(join(dir, 'store')),
     stateDir: join(dir, 'r1'),
-    servicePort: (_a, s) => ({ tftp: 69, ftp: 21, dns: 53, https: 443, smtp: 25, ssh: 22 })[s],
+    servicePort: (_a, s) => ({ tftp: 69, ftp: 21, dns: 53, http: 80, https: 443, smtp: 25, ssh: 22 })[s],
     transfer: { tftp: unusedTransfer('tftp'), ftp: unusedTransfer('ftp') },
     ...opts.env,
   };

@@ -15,9 +15,11 @@ import type { Router } from '../../Router.ts';
 import { FileSystems, type FsLocation } from '../../storage/FileSystems.ts';
 import type { FlashWriter } from '../../storage/FlashFileSystem.ts';
 import { StorageError } from '../../storage/types.ts';
-import { type Download, TransferError, type TransferEndpoint, type TransferErrorCode, type TransferPhase } from '../../transfer/types.ts';
+import { CertificateError, type Download, TransferError, type TransferEndpoint, type TransferErrorCode, type TransferPhase } from '../../transfer/types.ts';
 import { ConfigOrder } from '../configOrder.ts';
 import { fullName, localCopy, resolveUrl } from '../filesystem/index.ts';
+import { trustAnchors } from '../pki/index.ts';
+import { CERTIFICATE_FAILED_REASON, chainFailureLog } from '../pki/messages.ts';
 import { copiedLine, hhmmss, Progress } from './output.ts';
 import { ResolveAbortedError, resolveHost, UnknownHostError } from '../../net/resolveHost.ts';
 import { tcpSynwaitSec } from '../net/index.ts';
@@ -36,6 +38,9 @@ export interface CopyConfig {
   ftpPassword?: { clear: string; type7?: string };
   ftpPassive: boolean;
   tftpBlocksize?: number;
+  /** `ip http client username|password`: HTTP(S) basic credentials when the URL has none. */
+  httpUsername?: string;
+  httpPassword?: string;
   lastHost?: string;
 }
 
@@ -110,6 +115,8 @@ function reason(code: TransferErrorCode, scheme: NetScheme): string {
       return 'Aborted';
     case 'protocol':
       return 'Protocol error';
+    case 'certificate':
+      return CERTIFICATE_FAILED_REASON;
   }
 }
 
@@ -208,7 +215,18 @@ function linkedAbort(signal: AbortSignal): AbortController {
   return ac;
 }
 
-function endpoint(ctx: Ctx, scheme: NetScheme, url: NetUrl, address: string, path: string, signal: AbortSignal): TransferEndpoint {
+/**
+ * A refused server certificate: the PKI syslog line (ANCHORS §1.2), also printed here when
+ * this session does not see syslog (a vty without `terminal monitor`), then the copy's own line.
+ */
+function reportCertificate(ctx: Ctx, e: CertificateError): void {
+  const { mnemonic, text } = chainFailureLog(e.failure);
+  const m = ctx.router.log.emit('PKI', 3, mnemonic, text);
+  const s = ctx.session;
+  if (!(s.interactive && (s.terminal.monitor || s.lineName === 'console'))) ctx.write(`${m.line}\n`);
+}
+
+function endpoint(ctx: Ctx, scheme: NetScheme, url: NetUrl, address: string, path: string, signal: AbortSignal, host: string): TransferEndpoint {
   const cfg = copyConfig(ctx.router);
   const ep: TransferEndpoint = {
     host: address,
@@ -218,7 +236,15 @@ function endpoint(ctx: Ctx, scheme: NetScheme, url: NetUrl, address: string, pat
     timeoutSec: tuning(ctx.router).timeoutSec,
   };
   if (scheme === 'ftp') Object.assign(ep, ftpCredentials(ctx, url), { passive: cfg.ftpPassive, connectTimeoutSec: tcpSynwaitSec(ctx.router) });
-  else if (cfg.tftpBlocksize !== undefined) ep.blksize = cfg.tftpBlocksize;
+  else if (scheme === 'tftp' && cfg.tftpBlocksize !== undefined) ep.blksize = cfg.tftpBlocksize;
+  else if (scheme === 'http' || scheme === 'https') {
+    ep.connectTimeoutSec = tcpSynwaitSec(ctx.router);
+    const user = url.user ?? cfg.httpUsername;
+    if (user !== undefined) Object.assign(ep, { username: user, password: url.password ?? cfg.httpPassword ?? '' });
+    // The router's own trustpoints and clock: never the host's CA store or time.
+    const r = ctx.router;
+    if (scheme === 'https') ep.tls = { anchors: trustAnchors(r), now: () => r.clock.now(), servername: host };
+  }
   return ep;
 }
 
@@ -266,13 +292,15 @@ async function download(ctx: Ctx, src: NetUrl, dst: LocalOrRunning): Promise<voi
   const address = await resolveOrFail(ctx, host, url);
   const ac = linkedAbort(ctx.signal);
   const client = r.env.transfer[src.scheme];
+  if (!client) throw new CopyError(`%Error opening ${url} (Protocol not supported)`);
   const t0 = performance.now();
   let dl: Download;
   // Timeouts and out-of-order blocks show among the marks once the marks have begun.
   let progress: Progress | undefined;
   try {
-    dl = await client.download({ ...endpoint(ctx, src.scheme, src, address, path, ac.signal), onEvent: (e) => progress?.event(e) });
+    dl = await client.download({ ...endpoint(ctx, src.scheme, src, address, path, ac.signal, host), onEvent: (e) => progress?.event(e) });
   } catch (e) {
+    if (e instanceof CertificateError) reportCertificate(ctx, e);
     throw transferFailure(e, url, src.scheme, 'open');
   }
 
@@ -419,7 +447,9 @@ async function upload(ctx: Ctx, src: LocalOrRunning, dst: NetUrl): Promise<void>
   const t0 = performance.now();
   try {
     // Once the server confirmed the file it is there: a Ctrl-C arriving after that changes nothing.
-    await r.env.transfer[dst.scheme].upload({ ...endpoint(ctx, dst.scheme, dst, address, path, ac.signal), onEvent: (e) => progress.event(e) }, body, source.size);
+    const client = r.env.transfer[dst.scheme];
+    if (!client) throw new CopyError(`%Error opening ${url} (Protocol not supported)`);
+    await client.upload({ ...endpoint(ctx, dst.scheme, dst, address, path, ac.signal, host), onEvent: (e) => progress.event(e) }, body, source.size);
   } catch (e) {
     if (e instanceof TransferError && e.code === 'timeout' && n > 0) progress.timedOut();
     progress.endLine();
@@ -475,6 +505,8 @@ async function copy(ctx: Ctx): Promise<void> {
       if (dst.kind === 'net') throw new CopyError('%Error: copy between two network servers is not supported');
       return await download(ctx, src, dst);
     }
+    // The lab's web servers take no uploads (IOS's HTTP client has no PUT for copy either).
+    if (dst.kind === 'net' && (dst.scheme === 'http' || dst.scheme === 'https')) throw new CopyError(`%Error opening ${ctx.args.dst} (Operation not supported)`);
     if (dst.kind === 'net') return await upload(ctx, src, dst);
     if (src.kind === 'running') {
       if (dst.kind === 'running') throw new CopyError('%Error: source and destination are the same');
@@ -559,6 +591,36 @@ export const copyFeature: Feature<Router> = {
     },
     {
       mode: 'config',
+      syntax: 'ip http client username <username>',
+      help: { http: 'HTTP configuration commands', client: 'HTTP client configuration', username: 'HTTP client username' },
+      run(ctx) {
+        copyConfig(ctx.router).httpUsername = ctx.args.username!;
+      },
+    },
+    {
+      mode: 'config',
+      syntax: 'no ip http client username [<username>]',
+      run(ctx) {
+        copyConfig(ctx.router).httpUsername = undefined;
+      },
+    },
+    {
+      mode: 'config',
+      syntax: 'ip http client password <password>',
+      help: { password: 'HTTP client password' },
+      run(ctx) {
+        copyConfig(ctx.router).httpPassword = ctx.args.password!;
+      },
+    },
+    {
+      mode: 'config',
+      syntax: 'no ip http client password [<password>]',
+      run(ctx) {
+        copyConfig(ctx.router).httpPassword = undefined;
+      },
+    },
+    {
+      mode: 'config',
       syntax: 'ip tftp blocksize <size:512-8192>',
       help: { tftp: 'tftp configuration commands', blocksize: 'Specify TFTP client blocksize', size: 'blocksize' },
       run(ctx) {
@@ -584,6 +646,10 @@ export const copyFeature: Feature<Router> = {
     if (!cfg.ftpPassive) ftp.push('no ip ftp passive');
     if (ftp.length) out.push({ order: ConfigOrder.ipFtp, lines: [...ftp, '!'] });
     if (cfg.tftpBlocksize !== undefined) out.push({ order: ConfigOrder.ipTftp, lines: [`ip tftp blocksize ${cfg.tftpBlocksize}`, '!'] });
+    const http: string[] = [];
+    if (cfg.httpUsername !== undefined) http.push(`ip http client username ${cfg.httpUsername}`);
+    if (cfg.httpPassword !== undefined) http.push(`ip http client password ${cfg.httpPassword}`);
+    if (http.length) out.push({ order: ConfigOrder.ipTftp, lines: [...http, '!'] });
     return out;
   },
 };

@@ -1,10 +1,10 @@
 /**
  * The URLs `copy` accepts, sorted into what the command does with them: a network server
- * (tftp:, ftp:), the running configuration, or a local file (left to the filesystem feature
+ * (tftp:, ftp:, http:, https:), the running configuration, or a local file (left to the filesystem feature
  * to resolve against devices and the current directory).
  */
 
-export type NetScheme = 'tftp' | 'ftp';
+export type NetScheme = 'tftp' | 'ftp' | 'http' | 'https';
 
 /** `ftp://[user[:password]@]host/path`, any part possibly missing (then asked for). */
 export interface NetUrl {
@@ -22,10 +22,11 @@ export type CopyUrl =
   | { kind: 'running' }
   /** A local file URL (startup-config already rewritten to nvram:startup-config). */
   | { kind: 'local'; url: string }
-  /** A scheme IOS knows but this lab does not serve (scp:, http:, ...). */
+  /** A scheme IOS knows but this lab does not serve (scp:, rcp:, sftp:). */
   | { kind: 'unsupported'; url: string };
 
-const OTHER_SCHEMES = ['http', 'https', 'scp', 'rcp', 'sftp'];
+const NET_SCHEMES: NetScheme[] = ['tftp', 'ftp', 'http', 'https'];
+const OTHER_SCHEMES = ['scp', 'rcp', 'sftp'];
 
 /** IOS accepts `running-config` / `startup-config` abbreviated (`run`, `start`). */
 function abbreviates(word: string, full: string): boolean {
@@ -40,7 +41,7 @@ export function classify(text: string): CopyUrl {
     return { kind: 'local', url: text };
   }
   const scheme = m[1]!.toLowerCase();
-  if (scheme === 'tftp' || scheme === 'ftp') return parseNet(scheme, m[2]!);
+  if ((NET_SCHEMES as string[]).includes(scheme)) return parseNet(scheme as NetScheme, m[2]!);
   if (scheme === 'system' && m[2]!.replace(/^\/+/, '') === 'running-config') return { kind: 'running' };
   if (OTHER_SCHEMES.includes(scheme)) return { kind: 'unsupported', url: text };
   return { kind: 'local', url: text };
