@@ -138,7 +138,7 @@ topology:
     const r = flashlab(['up', topo, '--subnet', movedTo]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^starting lab cli-lab: 3 nodes \(r1, tftp, dns\)\.* \d+\.\d s$/m);
+    expect(r.stdout).toMatch(/^starting lab cli-lab: 4 nodes \(r1, tftp, dns, smtp\)\.* \d+\.\d s$/m);
     expect(r.stdout).toMatch(/\| r1 +\| router +\| isr4321 +\| running/);
     expect(r.stdout).toMatch(/^ready: lab cli-lab/m);
   });
