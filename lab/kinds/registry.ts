@@ -6,6 +6,7 @@ import type { LabClock } from '../clock/LabClock.ts';
 import type { ContentStore } from '../../router/storage/ContentStore.ts';
 import type { TransferClient } from '../../router/transfer/types.ts';
 import type { ImageFactory } from '../runtime/images.ts';
+import type { SigningAuthority } from '../signing/SigningAuthority.ts';
 import type { ServiceTable } from '../runtime/services.ts';
 import type { LabNode } from '../runtime/types.ts';
 import type { NodeSpec } from '../topology/schema.ts';
@@ -29,6 +30,8 @@ export interface KindContext {
   hostKey: string;
   services: ServiceTable;
   images: ImageFactory;
+  /** The lab's signing authority: routers take their factory keys from it. */
+  authority: SigningAuthority;
   /** Every node of the lab with the address it really binds (the DNS table). */
   addresses(): { name: string; address: string }[];
   transfer: Record<'tftp' | 'ftp', TransferClient>;

@@ -38,6 +38,7 @@ export class RouterNode extends BaseNode {
         transfer: ctx.transfer,
         // The lab network: every node of the lab answers, nothing else exists.
         reachable: (address: string) => ctx.addresses().some((n) => n.address === address),
+        softwareKeys: ctx.authority,
       },
       fsSizes: spec.flash,
       users: spec.users,

@@ -7,6 +7,7 @@
  * Ports: the well-known one when the process may bind it, a high one otherwise; routers
  * always dial the well-known port and `servicePort` maps it to the real one.
  */
+import { SigningAuthority } from '../signing/SigningAuthority.ts';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -40,6 +41,8 @@ export class EmbeddedRuntime {
   /** Addresses nodes really bind, by node name. */
   private readonly bound = new Map<string, string>();
   private readonly images: ImageFactory;
+  /** The lab's signing authority (S2.2): keys and signer certificates, kept in the state folder. */
+  readonly authority: SigningAuthority;
   private readonly transfer: Record<'tftp' | 'ftp', TransferClient>;
   private started: LabNode[] = [];
 
@@ -49,7 +52,8 @@ export class EmbeddedRuntime {
   ) {
     mkdirSync(opts.stateDir, { recursive: true });
     this.store = new ContentStore(join(opts.stateDir, 'store'));
-    this.images = new ImageFactory(join(opts.stateDir, 'images'), this.store);
+    this.authority = new SigningAuthority(opts.stateDir);
+    this.images = new ImageFactory(join(opts.stateDir, 'images'), this.store, this.authority);
     // One client of each per lab: they hold no per-router state.
     this.transfer = { tftp: new TftpTransferClient(), ftp: new FtpTransferClient() };
   }
@@ -89,6 +93,7 @@ export class EmbeddedRuntime {
         hostKey,
         services: this.services,
         images: this.images,
+        authority: this.authority,
         addresses: () => t.nodes.map((n) => ({ name: n.name, address: this.bound.get(n.name)! })),
         transfer: this.transfer,
       };

@@ -82,17 +82,19 @@ describe('boot (boot system, ROMmon)', () => {
     const t = await makeTestRouter();
     const img = t.router.platform.defaultImage;
     await t.run('configure terminal', 'boot system bootflash:gone.bin', 'end', 'write memory');
-    t.router.fs.default.rename(img, 'other.bin');
+    // Out of the default device's root, so the final autoboot attempt finds nothing either.
+    t.router.fs.default.mkdir('spare');
+    t.router.fs.default.rename(img, 'spare/other.bin');
     t.router.reload();
     t.clock.advance(1);
     await t.router.waitFor(['rommon'], 5_000);
     let out = '';
     const s = t.router.openSession({ user: 'admin', lineName: 'console', interactive: false, out: (x) => (out += x) });
     s.showPrompt();
-    s.submit('boot bootflash:other.bin');
+    s.submit('boot bootflash:spare/other.bin');
     await s.idle();
     expect(out).toMatch(/^rommon 1 > /);
-    expect(out).toContain('Located bootflash:other.bin');
+    expect(out).toContain('Located bootflash:spare/other.bin');
     expect(t.router.state).toBe('running');
   });
 
