@@ -304,7 +304,11 @@ export class Router {
         },
       },
     );
-    if (this.state === 'rommon') session.enterMode('rommon');
+    if (this.state === 'rommon') {
+      session.enterMode('rommon');
+      // Whoever reaches a router in ROMmon sees what its console showed on the way down.
+      if (this.bootConsole.length) opts.out(`${this.bootConsole.join('\n')}\n\n`);
+    }
     this.sessions.add(session);
     return session;
   }
