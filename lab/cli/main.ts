@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:f
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { makeImage, parseSize } from '../../router/image/format.ts';
+import { exportImageCommand, makeImageCommand, type ImageMakeOptions } from '../signing/imageCommands.ts';
 import { platforms } from '../../router/platforms/profile.ts';
 import { ControlClient, findLab, readControl } from '../control/client.ts';
 import { startControlServer } from '../control/server.ts';
@@ -264,25 +264,21 @@ async function schema(which: string | undefined): Promise<void> {
   throw new CliError(`unknown schema "${kind}"; use topology or scenario`, 2);
 }
 
-async function imageMake(file: string, o: { platform: string; version: string; featureSet: string; size: string; kind: string }): Promise<void> {
-  const profile = platforms().get(o.platform);
-  const tag = profile?.imagePlatform ?? o.platform;
-  let size: number;
+async function imageMake(file: string, o: ImageMakeOptions & { lab?: string; state?: string }, cmd: Command): Promise<void> {
+  const stateDir = labStateDir(o.lab ?? 'default', { home: home(cmd), stateDir: o.state });
   try {
-    size = parseSize(o.size);
+    out(await makeImageCommand(file, o, stateDir));
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }
-  const t0 = performance.now();
-  await makeImage(resolve(file), {
-    platform: tag,
-    version: o.version,
-    featureSet: o.featureSet,
-    kind: o.kind as 'system' | 'rommon' | 'revocation',
-    size,
-  });
-  const ms = performance.now() - t0;
-  out(`${file}: ${tag} ${o.version} ${o.featureSet} ${o.kind} image, ${size} bytes (${(ms / 1000).toFixed(2)} s)`);
+}
+
+async function imageExport(file: string, dir: string): Promise<void> {
+  try {
+    out(await exportImageCommand(file, dir));
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
 }
 
 async function run(paths: string[], options: Record<string, unknown>, cmd: Command): Promise<void> {
@@ -369,7 +365,18 @@ export function program(): Command {
     .option('--feature-set <set>', 'feature set', 'universalk9')
     .option('--size <size>', 'file size, e.g. 100M', '16M')
     .addOption(new Option('--kind <kind>', 'image kind').choices(['system', 'rommon', 'revocation']).default('system'))
+    .option('--sign <key>', 'signing key: production:A, production:B, special:A, rollover or none (default: rollover for a revocation image, else production:A)')
+    .option('--tamper', 'flip one byte after signing: the image no longer verifies')
+    .option('--bundle <keys...>', 'keys the image brings for key storage (production:B in a revocation image, special:B)')
+    .option('--lab <name>', "whose signing keys (the lab's state folder)", 'default')
+    .option('--state <dir>', 'the lab state folder holding the signing keys')
     .action(imageMake);
+  image
+    .command('export')
+    .description('write signed.bin, sig.bin and signer.pem for an independent check with openssl')
+    .argument('<file>')
+    .argument('<dir>')
+    .action(imageExport);
 
   p.command('run')
     .description('run scenarios (default: the bundled ones)')
