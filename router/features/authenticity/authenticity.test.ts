@@ -240,6 +240,21 @@ describe('key revocation (S2.8–S2.10, S2.12)', () => {
     expect(await t.run('upgrade rom-monitor file bootflash:rommon.SSB.pkg')).toContain('ROMMON upgrade complete.');
   });
 
+  it('upgrade rom-monitor takes effect at reload: show version\'s ROM line and the ROMMON section follow; a bad ROMmon is refused', async () => {
+    const t = await makeTestRouter({ platform: 'c3900' });
+    expect(await t.run('show version')).toContain('ROM: System Bootstrap, Version 15.0(1r)M13, RELEASE SOFTWARE (fc1)');
+    await put(t, 'rommon-bad.pkg', { kind: 'rommon', tamper: true, version: '15.0(1r)M16' });
+    expect(await t.run('upgrade rom-monitor file flash0:rommon-bad.pkg')).toBe('%Error: ROMMON image flash0:rommon-bad.pkg failed signature verification: not upgraded\n');
+    expect(await t.run(`upgrade rom-monitor file flash0:${t.router.platform.defaultImage}`)).toMatch(/^%Error: flash0:.* is not a ROMMON image for this platform\n$/);
+    await put(t, 'rommon.pkg', { kind: 'rommon', version: '15.0(1r)M16' });
+    expect(await t.run('upgrade rom-monitor file flash0:rommon.pkg')).toContain('ROMMON upgrade complete.');
+    expect(await t.run('show version')).toContain('ROM: System Bootstrap, Version 15.0(1r)M13,');
+    await t.run('write memory');
+    await reload(t);
+    expect(await t.run('show version')).toContain('ROM: System Bootstrap, Version 15.0(1r)M16, RELEASE SOFTWARE (fc1)');
+    expect(await t.run('show software authenticity running')).toContain('ROMMON 2\n--------\nImage type                    : Production');
+  });
+
   it('a platform without key revocation says so (S2.12)', async () => {
     const t = await makeTestRouter({ platform: 'cat4500e' });
     expect(await t.run('software authenticity key add production')).toBe('% Key revocation and replacement are not supported on this platform\n');
