@@ -51,6 +51,21 @@ export interface LabStartOptions {
   log?: (line: string) => void;
 }
 
+/** The lab log: kept in a bounded ring for scenarios and tests, and passed on to the caller's log. */
+class LabEvents {
+  private static readonly MAX = 1000;
+  private readonly ring: string[] = [];
+  constructor(private readonly sink?: (line: string) => void) {}
+  add(line: string): void {
+    this.ring.push(line);
+    if (this.ring.length > LabEvents.MAX) this.ring.splice(0, this.ring.length - LabEvents.MAX);
+    this.sink?.(line);
+  }
+  lines(): string[] {
+    return [...this.ring];
+  }
+}
+
 /** Where labs keep their state unless told otherwise. */
 export function labHome(home?: string): string {
   return resolve(home ?? process.env.FLASHLAB_HOME ?? '.flashlab');
@@ -71,6 +86,7 @@ export class Lab {
     readonly clock: LabClock,
     readonly stateDir: string,
     private readonly runtime: EmbeddedRuntime,
+    private readonly events: LabEvents,
   ) {}
 
   static async start(topology: string | Topology | Record<string, unknown>, opts: LabStartOptions = {}): Promise<Lab> {
@@ -83,12 +99,13 @@ export class Lab {
     });
     const c = { ...topo.clock, ...opts.clock };
     const clock = new LabClock({ start: c.start, frozen: c.frozen });
+    const events = new LabEvents(opts.log);
     const runtime = new EmbeddedRuntime(topo, {
       stateDir,
       clock,
       wellKnownPorts: opts.wellKnownPorts,
       healthTimeoutMs: opts.healthTimeoutMs,
-      log: opts.log,
+      log: (line) => events.add(line),
     });
     try {
       await runtime.start();
@@ -97,7 +114,12 @@ export class Lab {
       unlock(stateDir);
       throw e;
     }
-    return new Lab(topo, clock, stateDir, runtime);
+    return new Lab(topo, clock, stateDir, runtime, events);
+  }
+
+  /** The lab's own log (seal refusals, warnings), newest last; bounded. */
+  labLog(): string[] {
+    return this.events.lines();
   }
 
   get name(): string {

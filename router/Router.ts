@@ -21,6 +21,8 @@ import { Debug } from './system/Debug.ts';
 import { Syslog } from './system/Syslog.ts';
 import { hashSecret, type Secret } from './system/secrets.ts';
 import type { TransferClient } from './transfer/types.ts';
+import { SealedEgress, type EgressPolicy } from './net/Egress.ts';
+import { sealTransfers } from './transfer/SealedTransfer.ts';
 
 export type LabService = 'tftp' | 'ftp' | 'dns' | 'https' | 'smtp' | 'ssh';
 
@@ -35,6 +37,11 @@ export interface RouterEnv {
   transfer: Record<'tftp' | 'ftp', TransferClient>;
   /** Is there a host at this address on the router's network (what `ping` answers)? */
   reachable?(address: string): boolean;
+  /**
+   * The lab seal: where this router may send anything. Without one, only loopback is
+   * allowed (a router made outside a lab can still never reach a real network).
+   */
+  egress?: EgressPolicy;
   /** The lab's signing authority, as far as a router may see it: public key records (S2.2). */
   softwareKeys: SoftwareKeySource;
 }
@@ -173,6 +180,8 @@ export class Router {
   readonly fs: FileSystems;
   readonly log: Syslog;
   readonly clock: RouterClock;
+  /** Asked before any packet leaves the router (copy, DNS, ping, HTTPS, mail). */
+  readonly egress: EgressPolicy;
   system: SystemConfig;
   state: RouterState = 'stopped';
   runningImage?: RunningImage;
@@ -203,7 +212,10 @@ export class Router {
     this.name = opts.name;
     this.platform = opts.platform;
     this.address = opts.address;
-    this.env = opts.env;
+    this.egress = opts.env.egress ?? new SealedEgress({ labAddresses: () => [], owner: opts.name });
+    // Every transfer client, whatever its scheme, goes through the seal: no code path of a
+    // feature can reach a socket to a refused address.
+    this.env = { ...opts.env, transfer: sealTransfers(opts.env.transfer, this.egress, opts.env.clock) };
     this.bootSeconds = opts.bootSeconds ?? opts.platform.bootSeconds;
     this.initialConfig = opts.initialConfig ?? [];
     this.topologyUsers = opts.users ?? [{ name: 'admin', password: 'admin', privilege: 1 }];

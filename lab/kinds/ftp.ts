@@ -31,6 +31,7 @@ export class FtpNode extends ServerNode<FtpServer, FtpFaults, FtpSpec> {
       accounts: this.spec.accounts,
       anonymous: this.spec.anonymous,
       faults: this.faults,
+      labLog: this.ctx.log,
     });
   }
 

@@ -35,6 +35,10 @@ export interface KindContext {
   /** Every node of the lab with the address it really binds (the DNS table). */
   addresses(): { name: string; address: string }[];
   transfer: Record<'tftp' | 'ftp', TransferClient>;
+  /** CIDRs outside the lab that routers may reach (`mgmt.external`); empty: sealed. */
+  external: readonly string[];
+  /** The lab log (refusals, warnings). */
+  log?: (line: string) => void;
 }
 
 export interface KindAdapter<S extends NodeSpec = NodeSpec> {

@@ -10,6 +10,7 @@ import '../../router/features/index.ts'; // registers the IOS feature modules wi
 import { platform } from '../../router/platforms/profile.ts';
 import { Router, type LabService } from '../../router/Router.ts';
 import { normalize } from '../../router/storage/FlashFileSystem.ts';
+import { SealedEgress } from '../../router/net/Egress.ts';
 import { BaseNode, type NodeInfo } from '../runtime/types.ts';
 import type { RouterSpec } from '../topology/schema.ts';
 import type { KindAdapter, KindContext } from './registry.ts';
@@ -39,6 +40,12 @@ export class RouterNode extends BaseNode {
         // The lab network: every node of the lab answers, nothing else exists.
         reachable: (address: string) => ctx.addresses().some((n) => n.address === address),
         softwareKeys: ctx.authority,
+        egress: new SealedEgress({
+          owner: spec.name,
+          labAddresses: () => ctx.addresses().map((n) => n.address),
+          external: ctx.external,
+          log: ctx.log,
+        }),
       },
       fsSizes: spec.flash,
       users: spec.users,

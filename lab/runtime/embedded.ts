@@ -96,6 +96,8 @@ export class EmbeddedRuntime {
         authority: this.authority,
         addresses: () => t.nodes.map((n) => ({ name: n.name, address: this.bound.get(n.name)! })),
         transfer: this.transfer,
+        external: t.external,
+        log: this.opts.log,
       };
       this.nodes.set(spec.name, kindAdapter(spec.kind).create(spec as never, ctx));
     }

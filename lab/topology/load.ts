@@ -189,6 +189,7 @@ export function resolveTopology(raw: unknown, opts: LoadOptions = {}, loc = new 
     file: file ? resolve(file) : undefined,
     domain,
     subnet: `${intToIp(subnet.network)}/${subnet.prefix}`,
+    external: t.mgmt?.external ?? [],
     clock: t.clock ? { start: t.clock.start ? new Date(t.clock.start) : undefined, frozen: t.clock.frozen } : undefined,
     nodes,
     links,

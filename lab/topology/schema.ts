@@ -18,6 +18,7 @@ import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { parseSize } from '../../router/image/format.ts';
 import { platforms } from '../../router/platforms/profile.ts';
+import { parseCidr } from '../../router/net/Egress.ts';
 
 /** Every node kind the lab knows. The registry in lab/kinds must offer exactly these. */
 export const KINDS = ['router', 'ftp', 'tftp', 'dns'] as const;
@@ -214,6 +215,14 @@ export const TopologyFileSchema = z
       .strictObject({
         'ipv4-subnet': z.string().default(DEFAULT_SUBNET),
         domain: z.string().default(DEFAULT_DOMAIN),
+        /**
+         * Networks outside the lab that routers may reach on purpose (CIDRs). The lab is
+         * sealed without them: a router reaches only lab nodes and loopback.
+         */
+        external: z
+          .array(z.string().refine((c) => typeof parseCidr(c) !== 'string', 'expected a CIDR like 192.0.2.0/24'))
+          .max(64)
+          .optional(),
       })
       .optional(),
     clock: z
@@ -463,6 +472,8 @@ export interface Topology {
   domain: string;
   /** CIDR of the management subnet, normalised (`127.77.0.0/24`). */
   subnet: string;
+  /** CIDRs routers may reach outside the lab (`mgmt.external`); empty: sealed. */
+  external: string[];
   clock?: { start?: Date; frozen?: boolean };
   /** In file order, addresses allocated and templates expanded. */
   nodes: NodeSpec[];

@@ -15,6 +15,7 @@ export const ConfigOrder = {
   ipNameServer: 72,
   ipFtp: 80,
   ipTftp: 81,
+  ipTcp: 83,
   scp: 82,
   filePrompt: 90,
   pki: 100,

@@ -36,12 +36,20 @@ export async function resolveHost(
     throw new UnknownHostError(host);
   }
   out(`Translating "${host}"...domain server (${servers[0]})`);
-  const ns = servers.map((address) => ({ address, port: router.env.servicePort(address, 'dns') }));
+  // The seal: a name server outside the lab is never asked; it behaves as a silent one.
+  const ns = servers
+    .map((address, index) => ({ address, index, port: router.env.servicePort(address, 'dns') }))
+    .filter((s) => router.egress.verdict(s.address, 'dns').allowed);
+  if (ns.length === 0) {
+    await sealedSilence(router, opts);
+    out('\n');
+    throw new UnknownHostError(host);
+  }
   const resolver = new RouterResolver({ nameServers: ns, hosts: {}, domain: sys.domainName, timeoutMs: opts.timeoutMs });
   try {
     const r = await abortable(resolver.resolve(host), opts.signal);
     // IOS names each server it had to ask; the first one is already on the line.
-    const used = Math.max(0, ns.findIndex((s) => `${s.address}:${s.port}` === r.server));
+    const used = ns.find((s) => `${s.address}:${s.port}` === r.server)?.index ?? 0;
     for (let i = 1; i <= used; i++) out(` (${servers[i]})`);
     out(' [OK]\n');
     return r.address;
@@ -56,6 +64,23 @@ export async function resolveHost(
     // lookup hit: IOS reports them all as an unknown host.
     throw new UnknownHostError(host);
   }
+}
+
+/** Every name server was refused by the seal: wait as for silent servers, on the lab clock. */
+function sealedSilence(router: Router, opts: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
+  const waitMs = opts.timeoutMs * router.system.nameServers.length;
+  return new Promise((resolve, reject) => {
+    if (opts.signal.aborted) return reject(new ResolveAbortedError());
+    const onAbort = () => {
+      cancel();
+      reject(new ResolveAbortedError());
+    };
+    const cancel = router.env.clock.after(waitMs, () => {
+      opts.signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** The resolver takes no signal: a Ctrl-C must not wait for a silent name server. */

@@ -138,6 +138,7 @@ async function failureOf(p: Promise<unknown>): Promise<unknown> {
 
 export class FtpTransferClient implements TransferClient {
   readonly scheme = 'ftp' as const;
+  readonly defaultTimeoutSec = DEFAULT_TIMEOUT_SEC;
 
   async download(from: TransferEndpoint): Promise<Download> {
     const s = new Session(from, 'download');

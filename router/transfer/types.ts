@@ -47,6 +47,8 @@ export interface TransferEndpoint {
   passive?: boolean;
   /** Seconds without progress before the transfer fails with 'timeout'. */
   timeoutSec?: number;
+  /** TCP schemes: seconds a connection attempt waits (`ip tcp synwait-time`). */
+  connectTimeoutSec?: number;
 }
 
 export interface Download {
@@ -58,6 +60,8 @@ export interface Download {
 
 export interface TransferClient {
   readonly scheme: 'tftp' | 'ftp';
+  /** Seconds without progress before 'timeout' when the endpoint does not say. */
+  readonly defaultTimeoutSec?: number;
   /** Resolves once the server accepted the request (size known if the protocol said it). */
   download(from: TransferEndpoint): Promise<Download>;
   /** Sends `body` (exactly `size` bytes) to the server; resolves when the server confirmed it. */

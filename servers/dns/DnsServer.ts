@@ -1,15 +1,19 @@
 /**
- * The lab DNS server, on dns2: authoritative for its own table of A records, NXDOMAIN for
- * every other name, and it never forwards or looks anything up itself.
+ * The lab DNS server: authoritative for its own table of A records, NXDOMAIN for every
+ * other name, and it never forwards or looks anything up itself.
+ *
+ * dns2 parses and encodes messages; the sockets are our own (node:dgram, node:net) so that
+ * every message is checked for bounds before dns2 sees it (servers/dns/wire.ts), responses
+ * sent to us are ignored, and DNS over TCP answers any number of queries per connection
+ * with bounded buffers, idle time and connection count (RFC 7766).
  */
-import { isIPv4, type Socket } from 'node:net';
-import type { RemoteInfo } from 'node:dgram';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, isIPv4, type Server, type Socket } from 'node:net';
 import dns2 from 'dns2';
+import { checkQuery, formErr } from './wire.ts';
 
 const { Packet } = dns2;
 type DnsPacket = InstanceType<typeof dns2.Packet>;
-type Udp = InstanceType<typeof dns2.UDPServer>;
-type Tcp = InstanceType<typeof dns2.TCPServer>;
 
 export interface DnsFaults {
   /** Answer nothing: clients time out. */
@@ -26,6 +30,12 @@ export interface DnsServerOptions {
   faults?: DnsFaults;
   /** Also serve DNS over TCP on the same port (default true). */
   tcp?: boolean;
+  /** Log entries kept (oldest dropped first); default 10000. */
+  logLimit?: number;
+  /** Concurrent TCP connections; more are closed at once (default 64). */
+  maxTcpConnections?: number;
+  /** An idle TCP connection is closed after this (default 10 s, RFC 7766 §6.2.3). */
+  tcpIdleMs?: number;
 }
 
 export interface DnsLogEntry {
@@ -35,8 +45,8 @@ export interface DnsLogEntry {
   name: string;
   /** Query type as a number (1 = A). */
   type: number;
-  /** 'answer' (with `address`), 'nodata', 'nxdomain', 'notimp', or 'dropped' (down fault). */
-  result: 'answer' | 'nodata' | 'nxdomain' | 'notimp' | 'dropped';
+  /** 'answer' (with `address`), 'nodata', 'nxdomain', 'notimp', 'formerr' (malformed), or 'dropped' (down fault). */
+  result: 'answer' | 'nodata' | 'nxdomain' | 'notimp' | 'formerr' | 'dropped';
   address?: string;
 }
 
@@ -65,8 +75,9 @@ export class DnsServer {
   readonly log: DnsLogEntry[] = [];
   private records: Map<string, string>;
   private faults: DnsFaults;
-  private udp?: Udp;
-  private tcp?: Tcp;
+  private udp?: UdpSocket;
+  private tcp?: Server;
+  private readonly conns = new Set<Socket>();
   private readonly addr: string;
   private boundPort = 0;
 
@@ -96,10 +107,11 @@ export class DnsServer {
     if (this.udp) throw new Error('DnsServer already started');
     // With an ephemeral port, UDP picks it and TCP must get the same number: retry if taken.
     for (let attempt = 0; ; attempt++) {
-      const udp = new dns2.UDPServer({ type: 'udp4' });
-      udp.on('request', (req, send, client) => this.answer(req, send, 'udp', client as RemoteInfo));
-      udp.on('requestError', () => {}); // malformed datagram: nothing to answer
-      udp.on('error', () => {});
+      const udp = createSocket('udp4');
+      udp.on('message', (msg, rinfo) => {
+        const reply = this.handle(msg, 'udp', rinfo.address);
+        if (reply) udp.send(reply, rinfo.port, rinfo.address, () => {});
+      });
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
         udp.bind(this.opts.port, this.addr, () => {
@@ -107,15 +119,14 @@ export class DnsServer {
           resolve();
         });
       });
+      udp.on('error', () => {}); // a send to a vanished client: nothing to do
       const port = udp.address().port;
       if (this.opts.tcp === false) {
         this.udp = udp;
         this.boundPort = port;
         return;
       }
-      const tcp = new dns2.TCPServer();
-      tcp.on('request', (req, send, client) => this.answer(req, send, 'tcp', client as Socket));
-      tcp.on('requestError', () => {});
+      const tcp = createServer((sock) => this.serveTcp(sock));
       try {
         await new Promise<void>((resolve, reject) => {
           tcp.once('error', reject);
@@ -143,29 +154,87 @@ export class DnsServer {
     this.tcp = undefined;
     if (udp) await new Promise<void>((r) => udp.close(() => r()));
     if (tcp) {
-      // TCP clients may hold idle pipelined connections open: close() alone would wait for them.
-      (tcp as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      for (const c of this.conns) c.destroy();
+      this.conns.clear();
       await new Promise<void>((r) => tcp.close(() => r()));
     }
   }
 
-  private answer(
-    req: DnsPacket,
-    send: (response: DnsPacket | Buffer) => Promise<Buffer>,
-    transport: 'udp' | 'tcp',
-    client: RemoteInfo | Socket,
-  ): void {
-    const from = (client as Socket).remoteAddress ?? (client as RemoteInfo).address;
+  /** DNS over TCP: length-prefixed messages, as many as the client sends, within bounds. */
+  private serveTcp(sock: Socket): void {
+    if (this.conns.size >= (this.opts.maxTcpConnections ?? 64)) {
+      sock.destroy();
+      return;
+    }
+    this.conns.add(sock);
+    sock.setTimeout(this.opts.tcpIdleMs ?? 10_000, () => sock.destroy());
+    sock.on('close', () => this.conns.delete(sock));
+    sock.on('error', () => {});
+    let buf: Buffer = Buffer.alloc(0);
+    sock.on('data', (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = buf.subarray(2, 2 + len);
+        buf = buf.subarray(2 + len);
+        const reply = this.handle(msg, 'tcp', sock.remoteAddress ?? '');
+        if (reply) {
+          const framed = Buffer.alloc(2 + reply.length);
+          framed.writeUInt16BE(reply.length, 0);
+          reply.copy(framed, 2);
+          sock.write(framed);
+        }
+      }
+      // A frame can never exceed 65537 bytes: nothing more is ever held per connection.
+      if (buf.length > 65_537) sock.destroy();
+    });
+  }
+
+  /** One message in, the bytes to send back (or nothing). */
+  private handle(msg: Buffer, transport: 'udp' | 'tcp', from: string): Buffer | undefined {
+    const verdict = checkQuery(msg);
+    if (!verdict.ok) {
+      if (verdict.drop) return undefined;
+      this.record({ time: new Date(), transport, from, name: '', type: 0, result: 'formerr' });
+      return this.faults.down ? undefined : formErr(msg);
+    }
+    let req: DnsPacket;
+    try {
+      req = Packet.parse(msg);
+    } catch {
+      this.record({ time: new Date(), transport, from, name: '', type: 0, result: 'formerr' });
+      return this.faults.down ? undefined : formErr(msg);
+    }
+    const res = this.answer(req, transport, from);
+    if (!res) return undefined;
+    try {
+      return res.toBuffer();
+    } catch {
+      return formErr(msg);
+    }
+  }
+
+  private record(entry: DnsLogEntry): void {
+    this.log.push(entry);
+    const limit = this.opts.logLimit ?? 10_000;
+    // Trimmed in batches: one splice per tenth of the limit, not one per query.
+    if (this.log.length > limit + Math.ceil(limit / 10)) this.log.splice(0, this.log.length - limit);
+  }
+
+  private answer(req: DnsPacket, transport: 'udp' | 'tcp', from: string): DnsPacket | undefined {
     const q = req.questions[0];
     const entry = (result: DnsLogEntry['result'], address?: string) =>
-      this.log.push({ time: new Date(), transport, from, name: q ? canon(q.name) : '', type: q?.type ?? 0, result, address });
+      this.record({ time: new Date(), transport, from, name: q ? canon(q.name) : '', type: q?.type ?? 0, result, address });
     if (this.faults.down) {
       entry('dropped');
-      return;
+      return undefined;
     }
     const res = Packet.createResponseFromRequest(req);
     res.header.aa = 1;
     res.header.ra = 0; // no recursion offered: nothing is ever forwarded
+    // EDNS OPT records of the query are not echoed: the answer is plain DNS.
+    res.additionals = [];
     if (req.header.opcode !== 0 || !q) {
       res.header.rcode = RCODE_NOTIMP;
       entry('notimp');
@@ -185,6 +254,6 @@ export class DnsServer {
         entry('nodata');
       }
     }
-    send(res).catch(() => {});
+    return res;
   }
 }

@@ -13,6 +13,7 @@ import { isIPv4, isIPv6, type Socket } from 'node:net';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { FileSystem, FtpSrv, type FtpConnection } from 'ftp-srv';
+import { LoginGuard, type LoginGuardOptions } from '../guard/LoginGuard.ts';
 
 export interface FtpFaults {
   /** Every login fails with 530. */
@@ -48,7 +49,18 @@ export interface FtpServerOptions {
   /** `anonymous` / `ftp` with any password (logged as sent). */
   anonymous?: { home: string; write?: boolean } | false;
   faults?: FtpFaults;
+  /** Log entries kept, oldest dropped first (default 10000). */
+  logLimit?: number;
+  /** Password guessing: per-address slow-down and block (see LoginGuard). */
+  loginGuard?: Omit<LoginGuardOptions, 'owner' | 'log'>;
+  /** Failed logins one control connection may make before it is closed (default 3, as vsftpd). */
+  maxLoginFailuresPerConnection?: number;
+  /** Lab log (refused logins). */
+  labLog?: (line: string) => void;
 }
+
+/** Login entries that keep the password as sent; older ones lose it. */
+const FAILED_PASSWORDS_KEPT = 100;
 
 export type FtpLogKind = 'login' | 'login-failed' | 'download' | 'upload' | 'error';
 export type FtpOutcome = 'ok' | 'refused' | 'failed' | 'dropped';
@@ -145,10 +157,30 @@ const quietLog = {
   fatal: () => {},
 };
 
+/** ftp-srv's data connector (passive or active), as far as the lab touches it. */
+interface DataConnector {
+  type?: string | false;
+  socket?: Socket | null;
+  dataSocket?: Socket | null;
+  dataServer?: { close(): void } | null;
+  end(): void;
+}
+
+/**
+ * Closes a connector's listener and data socket without `end()`: ftp-srv's `end()` swaps
+ * the connection's current connector, which must stay whatever the client set up last.
+ */
+function closeConnector(c: DataConnector): void {
+  c.dataSocket?.destroy();
+  c.dataSocket = null;
+  c.dataServer?.close();
+  c.dataServer = null;
+}
+
 /** The parts of ftp-srv's connection that it does not declare in its types. */
 type Conn = FtpConnection & {
   commandSocket: Socket;
-  connector: { socket?: Socket | null; end(): void };
+  connector: DataConnector;
   commands: { handle(cmd: unknown): unknown; parse(msg: string): ParsedCommand };
   username?: string;
 };
@@ -163,17 +195,25 @@ interface ParsedCommand {
 interface ConnState {
   conn: Conn;
   user?: string;
-  password?: string;
   fs?: LabFileSystem;
+  /** Failed logins on this control connection. */
+  loginFailures: number;
   /** Open transfer streams, destroyed if the control connection goes away. */
   transfers: Set<Readable | Writable>;
   /** A failure reply was already sent for the current transfer: drop ftp-srv's own. */
   errorReplied: boolean;
+  /**
+   * Passive connectors this session opened. ftp-srv replaces a connection's connector
+   * without closing the old one (PASV twice, or a failed LIST ending the connector after a
+   * new PASV): any but the current one is closed after each command, all at the end.
+   */
+  passives: Set<DataConnector>;
+  /** The session's commands, run in order. */
+  chain: Promise<unknown>;
 }
 
 interface Principal {
   user: string;
-  password: string;
   home: string; // real absolute path
   write: boolean;
   quotaBytes?: number;
@@ -612,8 +652,13 @@ export class FtpServer {
   private readonly states = new Set<ConnState>();
   private readonly addr: string;
 
+  private readonly guard: LoginGuard;
+  /** Failed-login entries still holding a password, oldest first. */
+  private readonly passwordEntries: FtpLogEntry[] = [];
+
   constructor(private readonly opts: FtpServerOptions) {
     this.addr = opts.address ?? '127.0.0.1';
+    this.guard = new LoginGuard({ ...opts.loginGuard, owner: `ftp ${this.addr}`, log: opts.labLog });
     this.faults = { ...(opts.faults ?? {}) };
     if (!path.isAbsolute(opts.root)) throw new Error('FtpServer: root must be an absolute path');
   }
@@ -694,32 +739,56 @@ export class FtpServer {
     const entry: FtpLogEntry = { time: new Date(), ...e };
     for (const k of Object.keys(entry) as Array<keyof FtpLogEntry>) if (entry[k] === undefined) delete entry[k];
     this.log.push(entry);
+    const limit = this.opts.logLimit ?? 10_000;
+    // Trimmed in batches: one splice per tenth of the limit, not one per entry.
+    if (this.log.length > limit + Math.ceil(limit / 10)) this.log.splice(0, this.log.length - limit);
+    // A password is kept as sent (scenarios check what the router sent: IOS's generated
+    // `user@host.domain`, `ip ftp password`, a wrong one), but only in the newest login
+    // entries: older ones forget it, so no pile of passwords builds up in memory.
+    if (entry.password !== undefined) {
+      this.passwordEntries.push(entry);
+      if (this.passwordEntries.length > FAILED_PASSWORDS_KEPT) delete this.passwordEntries.shift()!.password;
+    }
   }
 
   private async login(conn: Conn, username: string, password: string): Promise<{ fs: FileSystem }> {
     const state = this.stateOf(conn);
-    const fail = (detail: string): never => {
+    const peer = (conn.commandSocket.remoteAddress ?? '').replace(/^::ffff:/i, '');
+    if (this.guard.refusal(peer, username) > 0) {
+      this.record({ kind: 'login-failed', user: username, outcome: 'refused', detail: 'blocked: too many failed logins' });
+      this.closeSoon(conn);
+      throw new Error('Too many failed logins; try again later.');
+    }
+    const fail = async (detail: string): Promise<never> => {
       this.record({ kind: 'login-failed', user: username, password, outcome: 'refused', detail });
+      // Each failure after the first is answered later; a connection gets a few tries only.
+      await sleep(this.guard.failed(peer, username));
+      if (++state.loginFailures >= (this.opts.maxLoginFailuresPerConnection ?? 3)) this.closeSoon(conn);
       throw new Error('Login incorrect.');
     };
-    if (this.faults.wrongPassword) fail('fault: wrongPassword');
+    if (this.faults.wrongPassword) return fail('fault: wrongPassword');
     const acct = this.opts.accounts.find((a) => a.user === username);
     let who: Principal;
     if (acct) {
-      if (acct.password !== password) fail('bad password');
-      who = { user: acct.user, password, home: this.homePath(acct.home), write: acct.write, quotaBytes: acct.quotaBytes };
+      if (acct.password !== password) return fail('bad password');
+      who = { user: acct.user, home: this.homePath(acct.home), write: acct.write, quotaBytes: acct.quotaBytes };
     } else if (this.opts.anonymous && /^(anonymous|ftp)$/i.test(username)) {
-      who = { user: username, password, home: this.homePath(this.opts.anonymous.home), write: this.opts.anonymous.write ?? false };
+      who = { user: username, home: this.homePath(this.opts.anonymous.home), write: this.opts.anonymous.write ?? false };
     } else {
       return fail('unknown user');
     }
+    this.guard.succeeded(peer);
     const home = who.home;
     who.home = await fsp.realpath(home).catch(() => home);
     state.user = who.user;
-    state.password = password;
     state.fs = new LabFileSystem(conn, who, state, { faults: () => this.faults, record: (e) => this.record(e) });
     this.record({ kind: 'login', user: who.user, password, outcome: 'ok' });
     return { fs: state.fs };
+  }
+
+  /** Ends a control connection once the current reply is out. */
+  private closeSoon(conn: Conn): void {
+    setTimeout(() => conn.commandSocket?.end(), 50).unref();
   }
 
   private stateOf(conn: Conn): ConnState {
@@ -729,7 +798,7 @@ export class FtpServer {
 
   /** Hooks one new control connection: command filter, reply filter, cleanup on close. */
   private attach(conn: Conn): ConnState {
-    const state: ConnState = { conn, transfers: new Set(), errorReplied: false };
+    const state: ConnState = { conn, transfers: new Set(), errorReplied: false, passives: new Set(), loginFailures: 0, chain: Promise.resolve() };
     this.states.add(state);
     // ftp-srv writes multi-line replies line by line: without this, Nagle and delayed ACKs
     // stall each exchange by up to 40-200 ms.
@@ -737,6 +806,8 @@ export class FtpServer {
     conn.commandSocket.once('close', () => {
       // ftp-srv leaves a transfer stalled when the control connection dies: end it here.
       for (const t of state.transfers) t.destroy(new LabFsError('dropped'));
+      for (const c of state.passives) closeConnector(c);
+      state.passives.clear();
       this.states.delete(state);
     });
 
@@ -760,21 +831,80 @@ export class FtpServer {
     }) as typeof conn.reply;
 
     const handle = conn.commands.handle.bind(conn.commands);
+    // Commands of one session run one after another, as vsftpd runs them: ftp-srv starts each
+    // as it arrives, so a PASV could replace a connector that a late LIST then ends, and a
+    // listener was left open for good.
     conn.commands.handle = (raw: unknown) => {
-      const cmd = typeof raw === 'string' ? conn.commands.parse(raw) : (raw as ParsedCommand);
-      const verdict = this.screen(state, cmd);
-      if (verdict) {
-        if (UPLOAD_COMMANDS.has(cmd.directive)) {
-          this.record({ kind: 'upload', user: state.user, file: cmd.arg ?? undefined, outcome: 'refused', detail: verdict[1] });
-        }
-        // Like ftp-srv's own handlers: release any data connection prepared for this command.
-        if (verdict[0] === 550) conn.connector?.end();
-        return conn.reply(verdict[0], verdict[1]);
-      }
-      if (cmd.directive === 'SIZE' && state.fs) return this.size(state.fs, cmd.arg);
-      return handle(cmd);
+      const run = () => this.command(state, raw, handle);
+      const p = state.chain.then(run, run);
+      state.chain = p.catch(() => undefined);
+      return p;
     };
     return state;
+  }
+
+  /** One command of a session, after the previous one finished. */
+  private command(state: ConnState, raw: unknown, handle: (c: ParsedCommand) => unknown): Promise<unknown> {
+    const conn = state.conn;
+    const cmd = typeof raw === 'string' ? conn.commands.parse(raw) : (raw as ParsedCommand);
+    const verdict = this.screen(state, cmd);
+    if (verdict) {
+      if (UPLOAD_COMMANDS.has(cmd.directive)) {
+        this.record({ kind: 'upload', user: state.user, file: cmd.arg ?? undefined, outcome: 'refused', detail: verdict[1] });
+      }
+      // Like ftp-srv's own handlers: release any data connection prepared for this command.
+      if (verdict[0] === 550) conn.connector?.end();
+      return Promise.resolve(conn.reply(verdict[0], verdict[1])).catch(() => undefined);
+    }
+    if (cmd.directive === 'SIZE' && state.fs) return this.size(state.fs, cmd.arg);
+    if (cmd.directive === 'FEAT') return this.feat(conn);
+    if ((cmd.directive === 'DELE' || cmd.directive === 'RMD' || cmd.directive === 'XRMD') && state.fs) return this.remove(state.fs, cmd, handle);
+    // One passive listener per session: a new PASV/EPSV first closes every earlier one.
+    if (cmd.directive === 'PASV' || cmd.directive === 'EPSV') this.sweepPassives(state, true);
+    return Promise.resolve()
+      .then(() => handle(cmd))
+      .catch(() => {
+        // ftp-srv rejects (an unhandled rejection, with a stack) on some malformed
+        // arguments: the client gets a plain reply instead, and nothing leaks.
+        return conn.reply(501, 'Syntax error in parameters or arguments').catch(() => {});
+      })
+      .finally(() => {
+        const c = conn.connector;
+        if (c && c.type === 'passive' && c.dataServer) state.passives.add(c);
+        this.sweepPassives(state, false);
+      });
+  }
+
+  /** Closes the session's passive connectors: all of them, or all but the current one. */
+  private sweepPassives(state: ConnState, all: boolean): void {
+    for (const c of state.passives) {
+      if (!all && c === state.conn.connector) continue;
+      closeConnector(c);
+      state.passives.delete(c);
+    }
+  }
+
+  /**
+   * FEAT from what the lab really offers: ftp-srv lists `AUTH TLS` from its registry even
+   * though no TLS is configured (AUTH answers 502).
+   */
+  private feat(conn: Conn): Promise<unknown> {
+    const features = ['EPRT', 'EPSV', 'MDTM', 'PASV', 'SIZE', 'UTF8'].map((f) => ({ message: ` ${f}`, raw: true }));
+    return Promise.resolve(conn.reply(211, 'Extensions supported', ...features, 'End')).catch(() => {});
+  }
+
+  /** DELE takes files only, RMD directories only, as vsftpd has them. */
+  private async remove(fs: LabFileSystem, cmd: ParsedCommand, handle: (c: ParsedCommand) => unknown): Promise<unknown> {
+    const isDir = cmd.directive !== 'DELE';
+    try {
+      const st = await fs.get(cmd.arg ?? '');
+      if (st.isDirectory() !== isDir) {
+        return await fs.connection.reply(550, isDir ? 'Remove directory operation failed.' : 'Delete operation failed.');
+      }
+    } catch (e) {
+      return fs.connection.reply(550, toLabError(e).message).catch(() => {});
+    }
+    return Promise.resolve(handle(cmd)).catch(() => fs.connection.reply(550, MSG.generic).catch(() => {}));
   }
 
   /**
@@ -793,6 +923,13 @@ export class FtpServer {
 
   /** A reply for commands refused before ftp-srv sees them, or undefined to let them through. */
   private screen(state: ConnState, cmd: ParsedCommand): [number, string] | undefined {
+    // ftp-srv throws on these without an argument (SITE CHMOD with too few, too).
+    if ((cmd.directive === 'SITE' || cmd.directive === 'OPTS') && !(cmd.arg ?? '').trim()) return [501, 'Syntax error in parameters or arguments'];
+    if (cmd.directive === 'SITE') {
+      const [sub, ...rest] = (cmd.arg ?? '').trim().split(/\s+/);
+      if (sub!.toUpperCase() !== 'CHMOD') return [500, 'Unknown SITE command.'];
+      if (rest.length < 2) return [501, 'SITE CHMOD needs 2 arguments.'];
+    }
     if (WRITE_COMMANDS.has(cmd.directive) && state.fs && !state.fs.canWrite()) return [550, MSG.denied];
     // Active mode: hand ftp-srv (and its `ip` dependency) only a well-formed address equal to
     // the control peer's, so nothing but that peer is ever dialled or looked up.

@@ -71,6 +71,9 @@ interface Settings {
 
 export class TftpTransferClient implements TransferClient {
   readonly scheme = 'tftp' as const;
+  get defaultTimeoutSec(): number {
+    return this.defaults.timeoutSec ?? 5;
+  }
 
   constructor(private readonly defaults: TftpClientOptions = {}) {}
 

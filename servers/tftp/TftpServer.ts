@@ -62,6 +62,15 @@ export interface TftpServerOptions {
   retries?: number;
   /** Entries kept in `log`, oldest dropped first (default 10000). */
   logLimit?: number;
+  /**
+   * Largest `timeout` option granted, in seconds (default 10); a larger one is declined
+   * (left out of the OACK, RFC 2347), so a silent peer is given up on within
+   * (retries + 1) x this, not after 25 minutes.
+   */
+  maxTimeoutSec?: number;
+  /** Transfers at once, in all (default 256) and from one client address (default 16). */
+  maxSessions?: number;
+  maxSessionsPerClient?: number;
 }
 
 export type TftpOutcome =
@@ -181,6 +190,9 @@ export class TftpServer extends EventEmitter {
       timeoutSec: o.timeoutSec ?? 1,
       retries: o.retries ?? 5,
       logLimit: o.logLimit ?? 10000,
+      maxTimeoutSec: Math.max(1, Math.min(255, o.maxTimeoutSec ?? 10)),
+      maxSessions: Math.max(1, o.maxSessions ?? 256),
+      maxSessionsPerClient: Math.max(1, o.maxSessionsPerClient ?? 16),
     };
   }
 
@@ -229,8 +241,32 @@ export class TftpServer extends EventEmitter {
       this.sessions.delete(key);
     }
     if (this.starting.has(key)) return;
+    const busy = this.busy(peer.address);
+    if (busy) {
+      // Full: refused at once with a TFTP error, so the client does not wait out its retries.
+      sendQuiet(sock, encodeError(ERR.NOT_DEFINED, busy), peer);
+      this.record({ time: new Date(), request: p.op, peer: key, file: p.filename, direction: p.op === 'RRQ' ? 'read' : 'write', mode: p.mode, options: {}, bytes: 0, outcome: 'error', durationMs: 0, message: busy });
+      return;
+    }
     this.starting.add(key);
     void this.open(key, p, peer);
+  }
+
+  /** Why a new transfer from `address` cannot start now, or undefined. */
+  private busy(address: string): string | undefined {
+    const cfg = this.settings;
+    let total = this.starting.size;
+    let mine = 0;
+    const prefix = `${address}:`;
+    for (const k of this.starting) if (k.startsWith(prefix)) mine++;
+    for (const [k, s] of this.sessions) {
+      if (s.finished) continue;
+      total++;
+      if (k.startsWith(prefix)) mine++;
+    }
+    if (total >= cfg.maxSessions) return 'Server busy: too many transfers';
+    if (mine >= cfg.maxSessionsPerClient) return 'Server busy: too many transfers from this client';
+    return undefined;
   }
 
   private async open(key: string, req: RequestPacket, peer: Peer): Promise<void> {
@@ -384,7 +420,7 @@ class ServerSession {
         }
       } else if (name === 'timeout') {
         const n = intOption(value, 1, 255);
-        if (n !== undefined) {
+        if (n !== undefined && n <= cfg.maxTimeoutSec) {
           timeoutSec = n;
           oack.push([name, String(n)]);
         }

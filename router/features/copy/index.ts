@@ -20,6 +20,7 @@ import { ConfigOrder } from '../configOrder.ts';
 import { fullName, localCopy, resolveUrl } from '../filesystem/index.ts';
 import { copiedLine, hhmmss, Progress } from './output.ts';
 import { ResolveAbortedError, resolveHost, UnknownHostError } from '../../net/resolveHost.ts';
+import { tcpSynwaitSec } from '../net/index.ts';
 import { decodeType7 } from './type7.ts';
 import { baseName, classify, type CopyUrl, displayUrl, type NetScheme, type NetUrl } from './urls.ts';
 
@@ -214,7 +215,7 @@ function endpoint(ctx: Ctx, scheme: NetScheme, url: NetUrl, address: string, pat
     signal,
     timeoutSec: tuning(ctx.router).timeoutSec,
   };
-  if (scheme === 'ftp') Object.assign(ep, ftpCredentials(ctx, url), { passive: cfg.ftpPassive });
+  if (scheme === 'ftp') Object.assign(ep, ftpCredentials(ctx, url), { passive: cfg.ftpPassive, connectTimeoutSec: tcpSynwaitSec(ctx.router) });
   else if (cfg.tftpBlocksize !== undefined) ep.blksize = cfg.tftpBlocksize;
   return ep;
 }

@@ -7,8 +7,24 @@ import { CliError } from '../../cli/CliSession.ts';
 import type { Feature } from '../../cli/types.ts';
 import { ResolveAbortedError, resolveHost, UnknownHostError } from '../../net/resolveHost.ts';
 import type { Router } from '../../Router.ts';
+import { ConfigOrder } from '../configOrder.ts';
 
 const ECHO_TIMEOUT_SEC = 2;
+/** IOS's default `ip tcp synwait-time`: how long a TCP connection attempt waits. */
+export const DEFAULT_SYNWAIT_SEC = 30;
+
+interface NetConfig {
+  synwaitSec: number;
+}
+
+function netConfig(r: Router): NetConfig {
+  return r.featureState<NetConfig>('net', () => ({ synwaitSec: DEFAULT_SYNWAIT_SEC }));
+}
+
+/** Seconds a TCP connect (FTP, HTTPS, SMTP) waits for an answer: `ip tcp synwait-time`. */
+export function tcpSynwaitSec(r: Router): number {
+  return netConfig(r).synwaitSec;
+}
 
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
@@ -19,12 +35,34 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 function answers(r: Router, address: string): boolean {
-  return address === r.address || !!r.env.reachable?.(address);
+  if (address === r.address) return true;
+  // Echoes are simulated, but a refused address is still logged as any other egress.
+  if (!r.egress.verdict(address, 'icmp').allowed) return false;
+  return !!r.env.reachable?.(address);
 }
 
 export const netFeature: Feature<Router> = {
   name: 'net',
+  runningConfig(r) {
+    const s = netConfig(r).synwaitSec;
+    return s === DEFAULT_SYNWAIT_SEC ? [] : [{ order: ConfigOrder.ipTcp, lines: [`ip tcp synwait-time ${s}`] }];
+  },
   commands: [
+    {
+      mode: 'config',
+      syntax: 'ip tcp synwait-time <seconds:5-300>',
+      help: { ip: 'Global IP configuration subcommands', tcp: 'Global TCP parameters', 'synwait-time': 'Set time to wait on new TCP connections', seconds: 'Wait time' },
+      run(ctx) {
+        netConfig(ctx.router).synwaitSec = Number(ctx.args.seconds);
+      },
+    },
+    {
+      mode: 'config',
+      syntax: 'no ip tcp synwait-time [<seconds:5-300>]',
+      run(ctx) {
+        netConfig(ctx.router).synwaitSec = DEFAULT_SYNWAIT_SEC;
+      },
+    },
     {
       mode: 'user',
       syntax: 'ping <host> [repeat <count:1-2147483647>] [size <bytes:36-18024>]',
