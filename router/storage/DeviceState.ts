@@ -1,7 +1,7 @@
 /**
  * Device state that is neither configuration nor a visible file: what a real router keeps
- * in its own non-volatile stores (key storage, the ROMmon's identity, counters). Each feature
- * owns one record, kept across reloads and `flashlab down`/`up` like NVRAM, in
+ * in its own non-volatile stores (key storage, the ROMmon's identity). Each feature owns one
+ * record, kept across reloads and `flashlab down`/`up` like NVRAM, in
  * `<router state>/device/<feature>.json`. No CLI command lists, copies or deletes it.
  *
  * Writes are synchronous and atomic (temp file, then rename): a record is the old one or the
@@ -10,37 +10,43 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+export type DeviceRecordLoad<T> = { value: T } | { missing: true } | { corrupt: string };
+
 export class DeviceState {
   private readonly records = new Map<string, unknown>();
   private seq = 0;
 
   constructor(private readonly dir: string) {}
 
-  /** The feature's record: loaded from disk, else made by `init` (first boot) and saved. */
-  get<T>(feature: string, init: () => T): T {
-    if (this.records.has(feature)) return this.records.get(feature) as T;
-    let value: T;
+  /** Reads the feature's record from disk (at attach): the value, missing, or corrupt (why). */
+  load<T>(feature: string): DeviceRecordLoad<T> {
+    let text: string;
     try {
-      value = JSON.parse(readFileSync(this.file(feature), 'utf8')) as T;
+      text = readFileSync(this.file(feature), 'utf8');
     } catch {
-      value = init();
-      this.records.set(feature, value);
-      this.save(feature);
-      return value;
+      return { missing: true };
     }
+    try {
+      const value = JSON.parse(text) as T;
+      if (value === null || typeof value !== 'object') return { corrupt: 'not a record' };
+      this.records.set(feature, value);
+      return { value };
+    } catch (e) {
+      return { corrupt: (e as Error).message };
+    }
+  }
+
+  /** Replaces the feature's record and persists it. */
+  set<T>(feature: string, value: T): T {
     this.records.set(feature, value);
+    this.save(feature);
     return value;
   }
 
-  /** Has this feature ever written a record (on disk or in memory)? */
-  has(feature: string): boolean {
-    if (this.records.has(feature)) return true;
-    try {
-      readFileSync(this.file(feature));
-      return true;
-    } catch {
-      return false;
-    }
+  /** The feature's record as loaded or set; a feature that never attached is a bug. */
+  get<T>(feature: string): T {
+    if (!this.records.has(feature)) throw new Error(`device state "${feature}" used before it was loaded`);
+    return this.records.get(feature) as T;
   }
 
   /** Persists the feature's record after a change made to the object `get` returned. */

@@ -1,8 +1,9 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTestRouter, type TestRouter } from '../../../test/helpers/router.ts';
 import { makeSignedImage } from '../../../test/helpers/signing.ts';
+import { Router } from '../../Router.ts';
 
 /** Makes an image with the test authority and stores it in the router's default flash. */
 async function put(t: TestRouter, name: string, opts: { sign?: string; tamper?: boolean; kind?: 'system' | 'rommon' | 'revocation'; bundle?: string[]; version?: string; size?: number } = {}) {
@@ -197,8 +198,24 @@ describe('key revocation (S2.8–S2.10, S2.12)', () => {
     await reload(t);
     expect(t.router.bootConsole.join('\n')).toContain(`boot: error executing "boot bootflash:${old}"`);
     expect(await t.run('show version')).toContain('System image file is "bootflash:new.SPB.bin"');
-    // Key storage survived the reloads (device state on disk).
-    expect(t.router.device.has('software-authenticity')).toBe(true);
+    // Key storage is device state: a new router object on the same state (flashlab down/up) has it.
+    t.router.powerOff();
+    const again = new Router({ name: 'R1', address: '127.0.0.1', platform: t.router.platform, env: t.router.env, bootSeconds: 0 });
+    await again.powerOn();
+    const after = await again.exec(['show software authenticity upgrade-status']);
+    expect(after).toContain('New production key version    : B\n');
+    expect(after).not.toContain('replaces A');
+  });
+
+  it('a damaged key storage record is restored from the factory keys and logged, not a crash', async () => {
+    const t = await makeTestRouter();
+    t.router.powerOff();
+    writeFileSync(join(t.router.env.stateDir, 'device', 'software-authenticity.json'), '{"primary": [tru');
+    const again = new Router({ name: 'R1', address: '127.0.0.1', platform: t.router.platform, env: t.router.env, bootSeconds: 0 });
+    await again.powerOn();
+    expect(again.state).toBe('running');
+    expect(await again.exec(['show logging'])).toContain('%DIGISIGN-3-KEY_STORAGE_RESET: Key storage was unreadable and has been restored from the factory keys');
+    expect(await again.exec(['show software authenticity keys'])).toContain('Key Type                  : Production  (Primary)');
   });
 
   it('revoke is refused while the boot image or the ROMmon depends on the old key', async () => {

@@ -13,7 +13,7 @@ import { HEADER_PROBE_BYTES, parseImage, type ParsedImage } from '../../image/fo
 import type { BootCandidate, Router, RouterFeature } from '../../Router.ts';
 import { registerDebugArea } from '../../system/Debug.ts';
 import { resolveUrl } from '../filesystem/index.ts';
-import { DEVICE_STATE, factoryStorage, newestVersion, sameKey, saveStorage, storage, versionsIn, type KeyStorage, type RommonRecord } from './keystore.ts';
+import { DEVICE_STATE, loadStorage, newestVersion, sameKey, saveStorage, storage, versionsIn, type KeyStorage, type RommonRecord } from './keystore.ts';
 import { showFile, showKeys, showRunning, showUpgradeStatus, type SignedThing } from './output.ts';
 import { embeddedDigest, imageDigest, verifyImage, type Verdict } from './verify.ts';
 
@@ -78,8 +78,12 @@ async function bootCheck(r: Router, c: BootCandidate): Promise<string | undefine
   return undefined;
 }
 
+/** Routers whose key storage record was damaged and restored at attach, to log once booted. */
+const storageRestored = new WeakSet<Router>();
+
 /** A new ROMmon takes over at reload; a revocation image adds its key once (S2.8). */
 function afterBoot(r: Router): void {
+  if (storageRestored.delete(r)) r.log.emit('DIGISIGN', 3, 'KEY_STORAGE_RESET', 'Key storage was unreadable and has been restored from the factory keys');
   const s = storage(r);
   if (s.rommon.upgraded) {
     s.rommon.running = s.rommon.upgraded;
@@ -349,8 +353,7 @@ const AUTH_HELP = {
 export const authenticityFeature: RouterFeature = {
   name: 'authenticity',
   async attach(r) {
-    const fresh = r.device.has(DEVICE_STATE) ? undefined : await factoryStorage(r);
-    r.device.get(DEVICE_STATE, () => fresh!);
+    if ((await loadStorage(r)) === 'restored') storageRestored.add(r);
     r.rommonVersion = storage(r).rommon.running.version;
   },
   bootCheck,

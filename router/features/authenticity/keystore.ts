@@ -57,9 +57,18 @@ export async function factoryStorage(r: Router): Promise<KeyStorage> {
 
 /** The router's key storage (loaded by the feature's attach hook before the first boot). */
 export function storage(r: Router): KeyStorage {
-  return r.device.get<KeyStorage>(DEVICE_STATE, () => {
-    throw new Error('key storage used before the router was attached');
-  });
+  return r.device.get<KeyStorage>(DEVICE_STATE);
+}
+
+/**
+ * Loads key storage at attach: the saved record, else the factory keys (first boot). A
+ * damaged record is replaced by the factory keys ('restored': the caller says so), never a crash.
+ */
+export async function loadStorage(r: Router): Promise<'loaded' | 'factory' | 'restored'> {
+  const loaded = r.device.load<KeyStorage>(DEVICE_STATE);
+  if ('value' in loaded && Array.isArray(loaded.value.primary) && Array.isArray(loaded.value.backup) && loaded.value.rommon?.running) return 'loaded';
+  r.device.set(DEVICE_STATE, await factoryStorage(r));
+  return 'missing' in loaded ? 'factory' : 'restored';
 }
 
 export function saveStorage(r: Router): void {
