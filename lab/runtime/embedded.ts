@@ -7,6 +7,7 @@
  * Ports: the well-known one when the process may bind it, a high one otherwise; routers
  * always dial the well-known port and `servicePort` maps it to the real one.
  */
+import { platform } from '../../router/platforms/profile.ts';
 import { SigningAuthority } from '../signing/SigningAuthority.ts';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -32,6 +33,22 @@ export interface EmbeddedOptions {
   /** How long nodes get to become healthy (default 60 s). */
   healthTimeoutMs?: number;
   log?: (line: string) => void;
+}
+
+/** Every signing key a topology's routers and images use (factory key storage, image signers, bundles). */
+function signingKeysOf(t: Topology): string[] {
+  const keys = new Set<string>();
+  for (const n of t.nodes) {
+    if (n.kind === 'router') {
+      const a = platform(n.platform).authenticity;
+      for (const k of [...a.keys, ...a.rolloverKeys, a.rommonKey]) keys.add(k);
+    }
+    for (const img of 'images' in n ? n.images : []) {
+      if (img.sign !== 'none') keys.add(img.sign);
+      for (const b of img.bundle) keys.add(b);
+    }
+  }
+  return [...keys];
 }
 
 export class EmbeddedRuntime {
@@ -69,6 +86,9 @@ export class EmbeddedRuntime {
   /** Creates every node, starts servers then routers (each group in parallel), waits for health. */
   async start(): Promise<void> {
     const t = this.topology;
+    // Key generation is the slow part of a fresh lab: start every key the lab will need now,
+    // in parallel, while the rest comes up (each is made once and kept in the state folder).
+    this.authority.prepare(signingKeysOf(t));
     const shared = !(await perNodeAddressesWork(t.nodes[0]?.address));
     if (shared) this.opts.log?.('this system answers only on 127.0.0.1: nodes share it and differ by port');
     const hostKey = this.hostKey();

@@ -47,6 +47,7 @@ export class SigningAuthority {
   private readonly keys: Record<string, StoredKey>;
   private readonly making = new Map<string, Promise<Signer>>();
   private readonly privateKeys = new Map<string, KeyObject>();
+  private readonly records = new Map<string, KeyRecord>();
 
   constructor(stateDir: string) {
     this.file = join(stateDir, 'signing', 'authority.json');
@@ -70,10 +71,17 @@ export class SigningAuthority {
     return p;
   }
 
+  /** Starts making these keys (`production:A`, `rollover:A`) in parallel; failures surface where they are used. */
+  prepare(names: string[]): void {
+    for (const n of names) this.signer(parseKeyName(n)).catch(() => undefined);
+  }
+
   /** The public key record a router's key storage holds for this key. */
   async keyRecord(k: KeyName): Promise<KeyRecord> {
-    const s = await this.signer(k);
-    return keyRecordOf(k.type, k.version, s.privateKey);
+    const id = keyId(k);
+    let r = this.records.get(id);
+    if (!r) this.records.set(id, (r = keyRecordOf(k.type, k.version, (await this.signer(k)).privateKey)));
+    return { ...r };
   }
 
   async certificate(k: KeyName): Promise<string> {
