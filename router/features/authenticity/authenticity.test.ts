@@ -293,6 +293,15 @@ describe('debug software authenticity (S2.11) on the shared debug facility', () 
     expect(await t.run('no debug software authenticity key')).toBe('Software authenticity key debugging is off\n');
     expect(await t.run('undebug all')).toBe('All possible debugging has been turned off\n');
     expect(await t.run('show debugging')).toBe('');
+    // A vty with terminal monitor sees debug messages live, as on IOS.
+    let live = '';
+    const vty = t.router.openSession({ user: 'admin', lineName: 'vty1', peer: '127.0.0.9', privilege: 15, interactive: true, out: (x) => (live += x) });
+    vty.submit('terminal monitor');
+    await vty.idle();
+    await t.run('debug software authenticity show', 'show software authenticity keys');
+    expect(live).toMatch(/SW_AUTH: show software authenticity keys/);
+    vty.close();
+    await t.run('undebug all');
     const before = (await t.run('show logging')).split('\n').length;
     await t.run('show software authenticity keys');
     expect((await t.run('show logging')).split('\n').length).toBe(before);
