@@ -21,7 +21,7 @@
  *   lab.servicePort(addr, svc)    the port a service really listens on
  *   await lab.stop()              stops every node; the state folder stays for the next start
  */
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Router } from '../router/Router.ts';
 import type { DnsServer } from '../servers/dns/DnsServer.ts';
@@ -66,6 +66,17 @@ class LabEvents {
   }
 }
 
+/** State that `--reset` keeps: SSH host keys (clients' known_hosts stay valid). */
+const KEPT_ON_RESET = new Set(['keys']);
+
+/** `up --reset`: fresh flash, NVRAM and server roots; host keys kept. */
+function wipeState(stateDir: string): void {
+  if (!existsSync(stateDir)) return;
+  for (const name of readdirSync(stateDir)) {
+    if (!KEPT_ON_RESET.has(name)) rmSync(join(stateDir, name), { recursive: true, force: true });
+  }
+}
+
 /** Where labs keep their state unless told otherwise. */
 export function labHome(home?: string): string {
   return resolve(home ?? process.env.FLASHLAB_HOME ?? '.flashlab');
@@ -94,7 +105,7 @@ export class Lab {
     const stateDir = labStateDir(topo.name, opts);
     // Checked before any reset: wiping the state of a running lab would pull flash from under it.
     lock(stateDir, topo.name, () => {
-      if (opts.reset) rmSync(stateDir, { recursive: true, force: true });
+      if (opts.reset) wipeState(stateDir);
       mkdirSync(stateDir, { recursive: true });
     });
     const c = { ...topo.clock, ...opts.clock };

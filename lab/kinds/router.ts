@@ -11,6 +11,7 @@ import { platform } from '../../router/platforms/profile.ts';
 import { Router, type LabService } from '../../router/Router.ts';
 import { normalize } from '../../router/storage/FlashFileSystem.ts';
 import { SealedEgress } from '../../router/net/Egress.ts';
+import { LoginGuard } from '../../servers/guard/LoginGuard.ts';
 import { BaseNode, type NodeInfo } from '../runtime/types.ts';
 import type { RouterSpec } from '../topology/schema.ts';
 import type { KindAdapter, KindContext } from './registry.ts';
@@ -20,6 +21,8 @@ export class RouterNode extends BaseNode {
   readonly kind = 'router';
   readonly router: Router;
   private ssh?: RouterSshServer;
+  /** Kept across SSH server restarts: a reload does not forgive a guessing address. */
+  private readonly loginGuard: LoginGuard;
 
   constructor(
     readonly spec: RouterSpec,
@@ -27,6 +30,7 @@ export class RouterNode extends BaseNode {
   ) {
     super();
     const profile = platform(spec.platform);
+    this.loginGuard = new LoginGuard({ owner: `${spec.name} ssh`, log: ctx.log });
     this.router = new Router({
       name: spec.name,
       platform: profile,
@@ -84,7 +88,7 @@ export class RouterNode extends BaseNode {
   override async start(): Promise<void> {
     await this.router.powerOn();
     this.ssh = await startOnPort(22, this.ctx.wellKnownPorts, (port) =>
-      new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey }),
+      new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey, loginGuard: this.loginGuard }),
     );
     this.ctx.services.set(this.ctx.address, 'ssh', this.ssh.port);
   }

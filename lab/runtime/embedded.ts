@@ -9,10 +9,10 @@
  */
 import { platform } from '../../router/platforms/profile.ts';
 import { SigningAuthority } from '../signing/SigningAuthority.ts';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { generateHostKey } from '../../router/access/SshServer.ts';
+import { loadOrCreateHostKey } from '../../router/access/hostKey.ts';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
 import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
 import type { TransferClient } from '../../router/transfer/types.ts';
@@ -91,7 +91,6 @@ export class EmbeddedRuntime {
     this.authority.prepare(signingKeysOf(t));
     const shared = !(await perNodeAddressesWork(t.nodes[0]?.address));
     if (shared) this.opts.log?.('this system answers only on 127.0.0.1: nodes share it and differ by port');
-    const hostKey = this.hostKey();
     for (const spec of t.nodes) this.bound.set(spec.name, shared ? '127.0.0.1' : spec.address);
 
     for (const original of t.nodes) {
@@ -110,7 +109,7 @@ export class EmbeddedRuntime {
         address: this.bound.get(spec.name)!,
         // Shared address: high ports only, or the second FTP server would take 21 from nobody.
         wellKnownPorts: !shared && (this.opts.wellKnownPorts ?? true),
-        hostKey,
+        hostKey: original.kind === 'router' ? this.hostKey(spec.name) : '',
         services: this.services,
         images: this.images,
         authority: this.authority,
@@ -174,13 +173,12 @@ export class EmbeddedRuntime {
     return [...this.nodes.values()].map((n) => n.info());
   }
 
-  /** One SSH host key per lab, made once and kept, so clients' known_hosts stay valid. */
-  private hostKey(): string {
-    const path = join(this.opts.stateDir, 'ssh_host_ed25519_key');
-    if (existsSync(path)) return readFileSync(path, 'utf8');
-    const key = generateHostKey();
-    writeFileSync(path, key, { mode: 0o600 });
-    return key;
+  /**
+   * Each router's own SSH host key, made once and kept under `keys/` (which `up --reset`
+   * keeps), so clients' known_hosts stay valid across restarts and resets.
+   */
+  private hostKey(node: string): string {
+    return loadOrCreateHostKey(join(this.opts.stateDir, 'keys', node, 'ssh_host_ed25519_key'));
   }
 }
 

@@ -8,6 +8,7 @@ import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
 import type { SessionOptions } from '../cli/CliSession.ts';
 import { type ScpRouter, scpExec } from '../features/scp/index.ts';
 import { type EditorSession, LineEditor } from './LineEditor.ts';
+import type { LoginGuard } from '../../servers/guard/LoginGuard.ts';
 
 const { Server, utils } = ssh2;
 
@@ -32,6 +33,8 @@ export interface RouterSshServerOptions {
   /** 0 picks a free port (read it back from `port`). */
   port: number;
   hostKey: string | Buffer;
+  /** Slows, then refuses, password guessing per client address (IOS `login block-for`). */
+  loginGuard?: LoginGuard;
 }
 
 /** IOS drops the connection after this many failed logins (`ip ssh authentication-retries 3`). */
@@ -39,10 +42,8 @@ const AUTH_RETRIES = 3;
 const DEFAULT_LENGTH = 24;
 const DEFAULT_WIDTH = 80;
 
-/** A new host key (ed25519, OpenSSH private key format, which ssh2 reads back). */
-export function generateHostKey(): string {
-  return utils.generateKeyPairSync('ed25519').private;
-}
+/** Host keys live in hostKey.ts (made so that they always load). */
+export { generateHostKey } from './hostKey.ts';
 
 export class RouterSshServer {
   private readonly opts: RouterSshServerOptions;
@@ -114,26 +115,41 @@ export class RouterSshServer {
     client.on('close', () => this.clients.delete(client));
     let user = '';
     let failures = 0;
+    const guard = this.opts.loginGuard;
     client.on('authentication', (ctx: AuthContext) => {
-      const refuse = () => {
-        if (ctx.method === 'password' || ctx.method === 'keyboard-interactive') failures++;
-        if (failures >= AUTH_RETRIES || !this.accepting()) {
-          ctx.reject();
-          client.end();
-        } else ctx.reject(['password', 'keyboard-interactive']);
+      const refuse = (counted = true) => {
+        let delayMs = 0;
+        if (counted && (ctx.method === 'password' || ctx.method === 'keyboard-interactive')) {
+          failures++;
+          delayMs = guard?.failed(peer, ctx.username) ?? 0;
+        }
+        // Each failed password after the first is answered later (guessing is slowed).
+        setTimeout(() => {
+          if (failures >= AUTH_RETRIES || !this.accepting()) {
+            ctx.reject();
+            client.end();
+          } else ctx.reject(['password', 'keyboard-interactive']);
+        }, delayMs).unref();
       };
-      if (!this.accepting()) return refuse();
+      const accept = () => {
+        guard?.succeeded(peer);
+        user = ctx.username;
+        ctx.accept();
+      };
+      if (!this.accepting()) return refuse(false);
+      // Quiet period after too many failures from this address: refused, whatever the password.
+      if ((ctx.method === 'password' || ctx.method === 'keyboard-interactive') && guard && guard.refusal(peer, ctx.username) > 0) {
+        ctx.reject();
+        client.end();
+        return;
+      }
       if (ctx.method === 'password') {
-        if (this.opts.router.authenticate(ctx.username, ctx.password)) {
-          user = ctx.username;
-          ctx.accept();
-        } else refuse();
+        if (this.opts.router.authenticate(ctx.username, ctx.password)) accept();
+        else refuse();
       } else if (ctx.method === 'keyboard-interactive') {
         ctx.prompt([{ prompt: 'Password: ', echo: false }], (answers) => {
-          if (this.accepting() && this.opts.router.authenticate(ctx.username, answers[0] ?? '')) {
-            user = ctx.username;
-            ctx.accept();
-          } else refuse();
+          if (this.accepting() && this.opts.router.authenticate(ctx.username, answers[0] ?? '')) accept();
+          else refuse();
         });
       } else ctx.reject(['password', 'keyboard-interactive']);
     });
