@@ -66,14 +66,18 @@ class LabEvents {
   }
 }
 
-/** State that `--reset` keeps: SSH host keys (clients' known_hosts stay valid). */
+/**
+ * State that `--reset` keeps: SSH host keys (clients' known_hosts stay valid) and the lab's
+ * logs (`lab.log`, `lab.log.1`…: the background lab is writing to one, and its errors matter).
+ */
 const KEPT_ON_RESET = new Set(['keys']);
+const KEPT_LOG = /^lab\.log(\.\d+)?$/;
 
-/** `up --reset`: fresh flash, NVRAM and server roots; host keys kept. */
+/** `up --reset`: fresh flash, NVRAM and server roots; host keys and logs kept. */
 function wipeState(stateDir: string): void {
   if (!existsSync(stateDir)) return;
   for (const name of readdirSync(stateDir)) {
-    if (!KEPT_ON_RESET.has(name)) rmSync(join(stateDir, name), { recursive: true, force: true });
+    if (!KEPT_ON_RESET.has(name) && !KEPT_LOG.test(name)) rmSync(join(stateDir, name), { recursive: true, force: true });
   }
 }
 
@@ -135,6 +139,14 @@ export class Lab {
 
   get name(): string {
     return this.topology.name;
+  }
+
+  /**
+   * What went wrong while starting that the user must hear (damaged flash metadata or
+   * contents, a well-known port another process holds), one line each; `up` prints them.
+   */
+  get warnings(): readonly string[] {
+    return this.runtime.warnings;
   }
 
   inspect(): NodeInfo[] {

@@ -18,6 +18,7 @@ import { DeviceState } from './storage/DeviceState.ts';
 import { FileSystems } from './storage/FileSystems.ts';
 import type { FlashFileSystem } from './storage/FlashFileSystem.ts';
 import { Debug } from './system/Debug.ts';
+import { StorageError } from './storage/types.ts';
 import { Syslog } from './system/Syslog.ts';
 import { hashSecret, type Secret } from './system/secrets.ts';
 import type { TransferClient } from './transfer/types.ts';
@@ -37,6 +38,8 @@ export interface RouterEnv {
   transfer: Record<'tftp' | 'ftp', TransferClient>;
   /** Is there a host at this address on the router's network (what `ping` answers)? */
   reachable?(address: string): boolean;
+  /** The lab's own log: damaged state is reported there as well as in the router's syslog. */
+  report?(line: string): void;
   /**
    * The lab seal: where this router may send anything. Without one, only loopback is
    * allowed (a router made outside a lab can still never reach a real network).
@@ -75,6 +78,8 @@ export interface SystemConfig {
   timezone: { name: string; offsetMinutes: number };
   loggingBuffered?: { size: number; level?: string };
   serviceTimestamps: boolean;
+  /** The last vty line configured (`line vty 0 4`: 4); SSH takes no more sessions than lines. */
+  vtyLast: number;
 }
 
 export interface RouterOptions {
@@ -156,6 +161,7 @@ export function defaultSystemConfig(hostname: string): SystemConfig {
     configRegister: 0x2102,
     timezone: { name: 'UTC', offsetMinutes: 0 },
     serviceTimestamps: true,
+    vtyLast: 4,
   };
 }
 
@@ -185,7 +191,10 @@ export class Router {
   system: SystemConfig;
   state: RouterState = 'stopped';
   runningImage?: RunningImage;
+  /** When the router booted, on its own clock (`System restarted at`). */
   bootedAt?: Date;
+  /** The same moment on the lab clock, which `clock set` does not move: uptime counts from it. */
+  private bootedAtLab?: number;
   lastReloadReason = 'PowerOn';
   returnedToRomBy = 'power-on';
   readonly sessions = new Set<CliSession<Router>>();
@@ -207,6 +216,14 @@ export class Router {
   private stateWaiters: (() => void)[] = [];
   /** Why the last boot ended in ROMmon, for the console. */
   bootFailure?: string;
+  /** State problems found before the first boot, logged once the buffer is fresh. */
+  private readonly pendingProblems: string[] = [];
+
+  /** Damaged state: the router's syslog says it, and so does the lab's log. */
+  stateProblem(text: string): void {
+    this.log.emit('FILESYS', 3, 'DAMAGED', text);
+    this.env.report?.(`${this.name}: ${text}`);
+  }
 
   constructor(opts: RouterOptions) {
     this.name = opts.name;
@@ -228,10 +245,14 @@ export class Router {
       store: opts.env.store,
       metaDir: join(opts.env.stateDir, 'fs'),
       clock: this.clock,
+      onDamage: (file, e) => this.stateProblem(`${file} ${e.describe()}`),
     });
     this.log = new Syslog(this);
     this.debug = new Debug(this.log);
     this.device = new DeviceState(join(opts.env.stateDir, 'device'));
+    for (const p of this.fs.loadProblems()) {
+      this.pendingProblems.push(`${p.fs.prefix} metadata unreadable (${p.reason}): kept aside, ${p.fs.prefix} started empty; run flashlab doctor`);
+    }
     this.system = this.freshSystem();
   }
 
@@ -331,6 +352,16 @@ export class Router {
     return d.kind === 'default' ? d.default : true;
   }
 
+  /** vty lines configured, as many SSH sessions as the router takes at once. */
+  vtyLines(): number {
+    return this.system.vtyLast + 1;
+  }
+
+  /** Time since boot; `clock set` changes the time of day, not how long the router has run. */
+  uptimeMs(): number {
+    return this.bootedAtLab === undefined ? 0 : this.env.clock.now().getTime() - this.bootedAtLab;
+  }
+
   /** Checks a login against the configured users (local authentication on the vty lines). */
   authenticate(user: string, password: string): boolean {
     const u = this.system.users.get(user);
@@ -425,7 +456,8 @@ export class Router {
     this.applyTopologyLogins();
     // The saved configuration is parsed as the router comes up; first boot uses the topology's lines.
     const nvram = this.fs.get('nvram');
-    const startup = nvram?.stat('startup-config') ? await nvram.readText('startup-config') : undefined;
+    // A damaged startup-config is logged (onDamage) and skipped, as a router with an NVRAM error boots.
+    const startup = nvram?.stat('startup-config') ? await nvram.readText('startup-config').catch(() => undefined) : undefined;
     const lines = startup !== undefined ? startup.split('\n') : this.initialConfig;
     if (lines.length) await this.exec(['configure terminal', ...lines.map((l) => l.replace(/\r$/, '')), 'end'], { user: 'startup' });
     this.savedConfig = this.configText();
@@ -435,8 +467,10 @@ export class Router {
       this.system.nextConfigRegister = undefined;
     }
     this.log.clearConsoleMessages();
+    for (const p of this.pendingProblems.splice(0)) this.stateProblem(p);
     const image = await this.selectImage();
     this.bootedAt = this.clock.now();
+    this.bootedAtLab = this.env.clock.now().getTime();
     if (!image) {
       this.state = 'rommon';
       this.runningImage = undefined;
@@ -451,6 +485,7 @@ export class Router {
     for (const s of [...this.sessions]) if (s.mode === 'rommon') s.close();
     this.runningImage = image;
     this.bootedAt = this.clock.now();
+    this.bootedAtLab = this.env.clock.now().getTime();
     this.state = 'running';
     this.bootFailure = undefined;
     this.log.emit('SYS', 5, 'RESTART', 'System restarted --');
@@ -521,6 +556,14 @@ export class Router {
     const { fs, path } = loc;
     const entry = fs.stat(path);
     if (!entry || entry.isDir) return { error: 'No such file or directory' };
+    // The whole file is read and checked against its content hash (cached per blob, so a
+    // lab of routers booting one image reads it once); damage stops the boot here.
+    try {
+      await fs.verifyContent(path);
+    } catch (e) {
+      if (e instanceof StorageError) return { error: e.reason };
+      throw e;
+    }
     const head = await fs.readHead(path, HEADER_PROBE_BYTES);
     const image = parseImage(head);
     if (!image) return { error: 'not a bootable image' };

@@ -3,14 +3,15 @@
  * the control API; every other lab command talks to that API.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { exportImageCommand, makeImageCommand, type ImageMakeOptions } from '../signing/imageCommands.ts';
 import { platforms } from '../../router/platforms/profile.ts';
-import { ControlClient, findLab, readControl } from '../control/client.ts';
-import { startControlServer } from '../control/server.ts';
+import { ControlClient, damagedMessage, findLab, labStatus, labStatuses, lockHolder, pidAlive } from '../control/client.ts';
+import { CONTROL_FILE, startControlServer } from '../control/server.ts';
+import { examineLab, formatReport } from '../state/doctor.ts';
 import { Lab, labHome, labStateDir } from '../Lab.ts';
 import type { NodeInfo } from '../runtime/types.ts';
 import { topologyJsonSchema } from '../topology/jsonschema.ts';
@@ -89,12 +90,31 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
   if (child) {
-    process.send!({ type: 'ready', lab: lab.name, nodes: lab.inspect(), stateDir: lab.stateDir });
+    process.send!({ type: 'ready', lab: lab.name, nodes: lab.inspect(), stateDir: lab.stateDir, warnings: lab.warnings });
     process.disconnect?.();
   } else {
     out(nodeTable(lab.name, lab.inspect()));
+    printWarnings(lab.warnings);
     out(`ready: lab ${lab.name} (state ${lab.stateDir}); Ctrl-C or "flashlab down" stops it`);
   }
+}
+
+/** Start-up problems, before `ready`: damaged state, ports another process holds. */
+function printWarnings(warnings: readonly string[] | undefined): void {
+  for (const w of warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+}
+
+/** Old logs kept beside `lab.log` (`lab.log.1` is the newest). */
+const KEPT_LOGS = 3;
+/** A log past this size is rotated at the next `up` even without `--reset`. */
+const ROTATE_BYTES = 8 * 1024 * 1024;
+
+/** `lab.log` -> `lab.log.1` -> … -> `lab.log.3` (the oldest goes). */
+export function rotateLog(logFile: string): void {
+  for (let i = KEPT_LOGS - 1; i >= 1; i--) {
+    if (existsSync(`${logFile}.${i}`)) renameSync(`${logFile}.${i}`, `${logFile}.${i + 1}`);
+  }
+  if (existsSync(logFile)) renameSync(logFile, `${logFile}.1`);
 }
 
 async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): Promise<void> {
@@ -102,19 +122,22 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   const topoPath = resolve(topologyArg ?? DEFAULT_TOPOLOGY);
   const topo = loadTopology(topoPath); // fails here, in the user's terminal, on a bad file
   const stateDir = labStateDir(topo.name, { home: homeDir, stateDir: o.state });
-  const running = readControl(stateDir);
-  if (running) throw new CliError(`lab ${topo.name} is already running (pid ${running.pid}); "flashlab down" first`);
+  const status = labStatus(stateDir);
+  if (status.state === 'running') throw new CliError(`lab ${topo.name} is already running (pid ${status.info.pid}); "flashlab down" first`);
+  if (status.state === 'damaged') throw new CliError(damagedMessage(status));
   if (o.foreground || o.child) return upForeground(topoPath, { ...o, state: stateDir }, homeDir);
 
   mkdirSync(stateDir, { recursive: true });
   const logFile = join(stateDir, 'lab.log');
+  // A reset starts a new log; the old one stays as lab.log.1 (the lab writing to it may have had errors worth reading).
+  if (o.reset || (existsSync(logFile) && statSync(logFile).size > ROTATE_BYTES)) rotateLog(logFile);
   const fd = openSync(logFile, 'a');
   const args = [BIN, '--home', homeDir, 'up', topoPath, '--child', '--state', stateDir];
   if (o.reset) args.push('--reset');
   if (o.highPorts) args.push('--high-ports');
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: process.env });
   closeSync(fd);
-  const msg = await new Promise<{ type: string; message?: string; nodes?: NodeInfo[]; lab?: string }>((done, fail) => {
+  const msg = await new Promise<{ type: string; message?: string; nodes?: NodeInfo[]; lab?: string; warnings?: string[] }>((done, fail) => {
     const t = setTimeout(() => fail(new CliError(`lab did not report ready within ${UP_TIMEOUT_MS / 1000} s; see ${logFile}`)), UP_TIMEOUT_MS);
     child.once('message', (m) => {
       clearTimeout(t);
@@ -130,10 +153,15 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   child.unref();
   if (msg.type !== 'ready') throw new CliError(msg.message ?? 'lab failed to start');
   out(nodeTable(msg.lab!, msg.nodes!));
+  printWarnings(msg.warnings);
   out(`ready: lab ${msg.lab} (pid ${child.pid}, state ${stateDir})`);
 }
 
-async function down(o: { lab?: string }, cmd: Command): Promise<void> {
+async function down(o: { lab?: string; force?: boolean }, cmd: Command): Promise<void> {
+  if (o.force) return downForce(home(cmd), o.lab);
+  const statuses = labStatuses(home(cmd)).filter((s) => !o.lab || s.folder === o.lab || (s.state === 'running' && s.info.lab === o.lab));
+  const damaged = statuses.find((s) => s.state === 'damaged');
+  if (damaged && damaged.state === 'damaged') throw new CliError(damagedMessage(damaged));
   let info;
   try {
     info = findLab(home(cmd), o.lab);
@@ -144,6 +172,83 @@ async function down(o: { lab?: string }, cmd: Command): Promise<void> {
   }
   await new ControlClient(info).down();
   out(`lab ${info.lab} stopped`);
+}
+
+/**
+ * `down --force`: for a lab whose control file is damaged or whose API does not answer.
+ * Ends the lab's process (the pid in its lock or control file, and only if that process
+ * is a flashlab lab on this state folder), then removes the control and lock files.
+ */
+async function downForce(homeDir: string, name: string | undefined): Promise<void> {
+  const folders = name ? [name] : listLabFolders(homeDir);
+  let acted = false;
+  for (const folder of folders) {
+    const stateDir = labStateDir(folder, { home: homeDir });
+    const s = labStatus(stateDir);
+    const pid = s.state === 'running' ? s.info.pid : s.state === 'damaged' ? s.pid : lockHolder(stateDir);
+    const stale = [CONTROL_FILE, 'lab.lock'].filter((f) => existsSync(join(stateDir, f)));
+    if (pid === undefined && stale.length === 0) continue;
+    acted = true;
+    if (pid !== undefined) {
+      if (!isLabProcess(pid, stateDir)) throw new CliError(`pid ${pid} named in ${stateDir} is not a flashlab lab on that folder; not touching it (remove ${stale.join(' and ')} by hand if the lab is gone)`);
+      await endProcess(pid);
+      out(`lab ${folder}: process ${pid} ended`);
+    }
+    for (const f of stale) rmSync(join(stateDir, f), { force: true });
+    if (stale.length) out(`lab ${folder}: removed ${stale.join(', ')}`);
+  }
+  if (!acted) out(`no lab to stop under ${homeDir}`);
+}
+
+function listLabFolders(homeDir: string): string[] {
+  if (!existsSync(homeDir)) return [];
+  return readdirSync(homeDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+}
+
+/** Is `pid` a flashlab process serving `stateDir`? (A recycled pid must never be killed.) */
+function isLabProcess(pid: number, stateDir: string): boolean {
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false;
+  }
+  const isFlashlab = args.some((a) => /flashlab/.test(a));
+  const state = args.indexOf('--state');
+  return isFlashlab && (state < 0 || resolve(args[state + 1] ?? '') === resolve(stateDir));
+}
+
+/** SIGTERM (the lab stops cleanly), then SIGKILL if it is still there after 10 s. */
+async function endProcess(pid: number): Promise<void> {
+  const gone = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (pidAlive(pid)) {
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return true;
+  };
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  if (await gone(10_000)) return;
+  process.kill(pid, 'SIGKILL');
+  if (!(await gone(5_000))) throw new CliError(`lab process ${pid} did not end`);
+}
+
+async function doctor(o: { lab?: string; state?: string; repair?: boolean }, cmd: Command): Promise<void> {
+  const homeDir = home(cmd);
+  const name = o.lab ?? (o.state ? undefined : loadTopology(DEFAULT_TOPOLOGY).name);
+  const stateDir = labStateDir(name ?? '', { home: homeDir, stateDir: o.state });
+  if (!existsSync(stateDir)) throw new CliError(`no lab state in ${stateDir}`);
+  const s = labStatus(stateDir);
+  if (s.state === 'running') throw new CliError(`lab ${s.info.lab} is running (pid ${s.info.pid}): "flashlab down" first, then run doctor`);
+  if (s.state === 'damaged') throw new CliError(damagedMessage(s));
+  const report = await examineLab(stateDir, { repair: o.repair });
+  out(formatReport(report, o.repair === true));
+  if (report.findings.some((f) => !f.repaired)) process.exitCode = 1;
 }
 
 // ---- inspect / exec / console -------------------------------------------------------------
@@ -308,7 +413,18 @@ export function program(): Command {
     .addOption(new Option('--child').hideHelp())
     .action(up);
 
-  p.command('down').description('stop the running lab').option('--lab <name>', 'which lab, when several run').action(down);
+  p.command('down')
+    .description('stop the running lab')
+    .option('--lab <name>', 'which lab, when several run')
+    .option('--force', 'end the lab process even if its control file is damaged or its API does not answer')
+    .action(down);
+
+  p.command('doctor')
+    .description("check a stopped lab's state (flash metadata, store, control files); --repair fixes what can be fixed")
+    .option('--lab <name>', 'which lab (default: the default lab)')
+    .option('--state <dir>', 'state folder (default <home>/<lab name>)')
+    .option('--repair', 'remove temporaries and orphans, drop files whose content is lost, set damaged metadata aside')
+    .action(doctor);
 
   p.command('inspect')
     .description('list the nodes: name, kind, state, address, ports')

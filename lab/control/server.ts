@@ -14,7 +14,7 @@
  *   POST /down                         { ok }, then the lab stops
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Lab } from '../Lab.ts';
@@ -66,10 +66,86 @@ async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
   }
 }
 
-function str(b: Record<string, unknown>, key: string): string {
-  const v = b[key];
-  if (typeof v !== 'string' || !v) throw new HttpError(400, `"${key}" must be a non-empty string`);
+// ---- input checks: every field typed, finite and bounded; the reason goes back as a 400 ----
+
+/** Node names as topologies allow them (a DNS label). */
+const NODE_NAME = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
+/** Lines one /exec may carry, and the length of each (IOS's own line limit is lower). */
+export const MAX_EXEC_LINES = 1000;
+export const MAX_EXEC_LINE = 8192;
+/** The furthest one /clock/advance may move the lab clock: ten years. */
+export const MAX_ADVANCE_MS = 10 * 366 * 24 * 3600 * 1000;
+/** Fault settings per request. */
+const MAX_FAULT_KEYS = 64;
+
+function onlyKeys(b: Record<string, unknown>, allowed: string[]): void {
+  const extra = Object.keys(b).filter((k) => !allowed.includes(k));
+  if (extra.length) throw new HttpError(400, `unknown field${extra.length > 1 ? 's' : ''} ${extra.map((k) => `"${k.slice(0, 40)}"`).join(', ')} (expected ${allowed.map((k) => `"${k}"`).join(', ')})`);
+}
+
+function nodeName(v: unknown, what = '"node"'): string {
+  if (typeof v !== 'string' || !v) throw new HttpError(400, `${what} must be a node name (a non-empty string)`);
+  if (!NODE_NAME.test(v)) throw new HttpError(400, `${what} is not a node name: letters, digits and dashes, starting with a letter, at most 63`);
   return v;
+}
+
+function execLines(v: unknown): string[] {
+  const lines = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(lines) || !lines.every((l) => typeof l === 'string')) throw new HttpError(400, '"lines" must be a string or a list of strings');
+  if (lines.length === 0) throw new HttpError(400, '"lines" is empty');
+  if (lines.length > MAX_EXEC_LINES) throw new HttpError(400, `"lines" holds ${lines.length} lines; at most ${MAX_EXEC_LINES}`);
+  const long = lines.findIndex((l) => l.length > MAX_EXEC_LINE);
+  if (long >= 0) throw new HttpError(400, `"lines"[${long}] is ${lines[long]!.length} characters long; at most ${MAX_EXEC_LINE}`);
+  return lines as string[];
+}
+
+function faultSettings(v: unknown): Record<string, unknown> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, '"faults" must be an object');
+  const entries = Object.entries(v);
+  if (entries.length > MAX_FAULT_KEYS) throw new HttpError(400, `"faults" has ${entries.length} settings; at most ${MAX_FAULT_KEYS}`);
+  for (const [k, x] of entries) {
+    const ok =
+      typeof x === 'boolean' ||
+      (typeof x === 'number' && Number.isFinite(x)) ||
+      (typeof x === 'string' && x.length <= 1024) ||
+      (Array.isArray(x) && x.length <= 256 && x.every((e) => typeof e === 'string' && e.length <= 255));
+    if (!ok) throw new HttpError(400, `"faults"."${k.slice(0, 40)}" must be a boolean, a finite number, a string or a list of names`);
+  }
+  return v as Record<string, unknown>;
+}
+
+function advanceMs(v: unknown, now: number): number {
+  if (typeof v !== 'number') throw new HttpError(400, '"ms" must be a number of milliseconds');
+  if (!Number.isFinite(v)) throw new HttpError(400, '"ms" must be finite');
+  if (!Number.isInteger(v)) throw new HttpError(400, '"ms" must be a whole number of milliseconds');
+  if (v < 0) throw new HttpError(400, '"ms" must be >= 0: the lab clock only moves forward');
+  if (v > MAX_ADVANCE_MS) throw new HttpError(400, `"ms" must be at most ${MAX_ADVANCE_MS} (ten years)`);
+  if (!Number.isFinite(new Date(now + v).getTime())) throw new HttpError(400, '"ms" would move the clock past the last representable date');
+  return v;
+}
+
+/** A node name from the URL path (`/logs/r1`): decoded and checked like a body field. */
+function pathNode(encoded: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(encoded);
+  } catch {
+    throw new HttpError(400, 'the node name in the path is not valid percent-encoding');
+  }
+  return nodeName(name, 'the node in the path');
+}
+
+/**
+ * Writes control.json whole and private: a temp file made 0600 (chmod too, since a mode
+ * given to open applies only to a new file and the umask may narrow it), then renamed over
+ * the old one, so a reader never sees half a record and an old 0644 file never survives.
+ */
+export function writeControlFile(file: string, info: ControlInfo): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(info, null, 2), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
 }
 
 /**
@@ -84,7 +160,7 @@ export async function startControlServer(lab: Lab, opts: { onDown: () => void | 
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const p = url.pathname.replace(/\/+$/, '') || '/';
     const m = req.method ?? 'GET';
-    const nodeArg = (prefix: string) => decodeURIComponent(p.slice(prefix.length));
+    const nodeArg = (prefix: string) => pathNode(p.slice(prefix.length));
     if (m === 'GET' && p === '/nodes') return lab.inspect();
     if (m === 'GET' && p === '/health') return { lab: lab.name, pid: process.pid };
     if (m === 'GET' && p.startsWith('/login/')) return lab.login(nodeArg('/login/'));
@@ -92,24 +168,25 @@ export async function startControlServer(lab: Lab, opts: { onDown: () => void | 
     if (m === 'GET' && p === '/clock') return { now: lab.clock.now().toISOString() };
     if (m === 'POST' && p === '/exec') {
       const b = await body(req);
-      const lines = typeof b.lines === 'string' ? [b.lines] : b.lines;
-      if (!Array.isArray(lines) || !lines.every((l) => typeof l === 'string')) throw new HttpError(400, '"lines" must be a list of strings');
-      return { output: await lab.exec(str(b, 'node'), lines as string[]) };
+      onlyKeys(b, ['node', 'lines']);
+      const node = nodeName(b.node);
+      return { output: await lab.exec(node, execLines(b.lines)) };
     }
     if (m === 'POST' && p === '/faults') {
       const b = await body(req);
-      const faults = b.faults ?? {};
-      if (typeof faults !== 'object' || faults === null || Array.isArray(faults)) throw new HttpError(400, '"faults" must be an object');
-      lab.setFaults(str(b, 'node'), faults as Record<string, unknown>);
+      onlyKeys(b, ['node', 'faults']);
+      const node = nodeName(b.node);
+      lab.setFaults(node, faultSettings(b.faults));
       return { ok: true };
     }
     if (m === 'POST' && p === '/clock/advance') {
       const b = await body(req);
-      if (typeof b.ms !== 'number' || !(b.ms >= 0)) throw new HttpError(400, '"ms" must be a number >= 0');
-      lab.clock.advance(b.ms);
+      onlyKeys(b, ['ms']);
+      lab.clock.advance(advanceMs(b.ms, lab.clock.now().getTime()));
       return { now: lab.clock.now().toISOString() };
     }
     if (m === 'POST' && p === '/down') {
+      onlyKeys(await body(req), []);
       // Answer first, then stop: the caller waits for the pid to go, not for this reply.
       setImmediate(() => void opts.onDown());
       return { ok: true };
@@ -142,7 +219,7 @@ export async function startControlServer(lab: Lab, opts: { onDown: () => void | 
     topology: lab.topology.file,
     startedAt: new Date().toISOString(),
   };
-  writeFileSync(file, JSON.stringify(info, null, 2), { mode: 0o600 });
+  writeControlFile(file, info);
   return {
     info,
     close: async () => {

@@ -45,7 +45,11 @@ export abstract class ServerNode<S extends LabServer<F>, F, Spec extends { name:
   protected abstract faultsFrom(raw: Record<string, unknown>): F;
 
   override async start(): Promise<void> {
-    this.server = await startOnPort(this.wellKnownPort, this.ctx.wellKnownPorts, (port) => this.makeServer(port));
+    this.server = await startOnPort(this.wellKnownPort, this.ctx.wellKnownPorts, (port) => this.makeServer(port), {
+      address: this.ctx.address,
+      what: `${this.name}'s ${this.service}`,
+      warn: (l) => this.ctx.warn(l),
+    });
     this.ctx.services.set(this.ctx.address, this.service, this.server.port);
   }
 

@@ -39,6 +39,8 @@ export interface KindContext {
   external: readonly string[];
   /** The lab log (refusals, warnings). */
   log?: (line: string) => void;
+  /** Something the user must hear about: printed by `flashlab up` (at start) and logged. */
+  warn(line: string): void;
 }
 
 export interface KindAdapter<S extends NodeSpec = NodeSpec> {

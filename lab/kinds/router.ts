@@ -4,12 +4,13 @@
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { RouterSshServer } from '../../router/access/SshServer.ts';
 import '../../router/features/index.ts'; // registers the IOS feature modules with the router engine
 import { platform } from '../../router/platforms/profile.ts';
 import { Router, type LabService } from '../../router/Router.ts';
 import { normalize } from '../../router/storage/FlashFileSystem.ts';
+import { DamagedContentError } from '../../router/storage/types.ts';
 import { SealedEgress } from '../../router/net/Egress.ts';
 import { LoginGuard } from '../../servers/guard/LoginGuard.ts';
 import { BaseNode, type NodeInfo } from '../runtime/types.ts';
@@ -44,6 +45,7 @@ export class RouterNode extends BaseNode {
         // The lab network: every node of the lab answers, nothing else exists.
         reachable: (address: string) => ctx.addresses().some((n) => n.address === address),
         softwareKeys: ctx.authority,
+        report: (line: string) => ctx.log?.(line),
         egress: new SealedEgress({
           owner: spec.name,
           labAddresses: () => ctx.addresses().map((n) => n.address),
@@ -87,8 +89,11 @@ export class RouterNode extends BaseNode {
 
   override async start(): Promise<void> {
     await this.router.powerOn();
-    this.ssh = await startOnPort(22, this.ctx.wellKnownPorts, (port) =>
-      new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey, loginGuard: this.loginGuard }),
+    this.ssh = await startOnPort(
+      22,
+      this.ctx.wellKnownPorts,
+      (port) => new RouterSshServer({ router: this.router, address: this.ctx.address, port, hostKey: this.ctx.hostKey, loginGuard: this.loginGuard }),
+      { address: this.ctx.address, what: `${this.name}'s ssh`, warn: (l) => this.ctx.warn(l) },
     );
     this.ctx.services.set(this.ctx.address, 'ssh', this.ssh.port);
   }
@@ -110,6 +115,30 @@ export class RouterNode extends BaseNode {
 
   exec(lines: string[]): Promise<string> {
     return this.router.exec(lines);
+  }
+
+  blobReferences(): Iterable<string> {
+    return this.router.fs.liveHashes();
+  }
+
+  /** Unreadable metadata (kept aside) and files whose stored content is missing or short. */
+  async stateProblems(): Promise<string[]> {
+    const out: string[] = [];
+    for (const p of this.router.fs.loadProblems()) {
+      out.push(`${this.name}: ${p.fs.prefix} metadata ${p.file} was unreadable (${p.reason}); kept as ${basename(p.keptAs)}, ${p.fs.prefix} started empty. Run "flashlab doctor" to see what it held`);
+    }
+    for (const fs of this.router.fs.all()) {
+      for (const e of fs.walk()) {
+        if (e.isDir) continue;
+        try {
+          await this.ctx.store.checkSize(fs.blobHash(e.path), e.size);
+        } catch (err) {
+          if (!(err instanceof DamagedContentError)) throw err;
+          out.push(`${this.name}: ${fs.prefix}${e.path}: ${err.describe()}; the router answers "I/O error" for it. Run "flashlab doctor --repair" to drop it`);
+        }
+      }
+    }
+    return out;
   }
 
   info(): NodeInfo {

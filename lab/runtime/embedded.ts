@@ -9,7 +9,7 @@
  */
 import { platform } from '../../router/platforms/profile.ts';
 import { SigningAuthority } from '../signing/SigningAuthority.ts';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadOrCreateHostKey } from '../../router/access/hostKey.ts';
@@ -62,6 +62,8 @@ export class EmbeddedRuntime {
   readonly authority: SigningAuthority;
   private readonly transfer: Record<'tftp' | 'ftp', TransferClient>;
   private started: LabNode[] = [];
+  /** Problems the user must hear about, found while starting (printed by `flashlab up`). */
+  readonly warnings: string[] = [];
 
   constructor(
     readonly topology: Topology,
@@ -117,6 +119,7 @@ export class EmbeddedRuntime {
         transfer: this.transfer,
         external: t.external,
         log: this.opts.log,
+        warn: (line) => this.warn(line),
       };
       this.nodes.set(spec.name, kindAdapter(spec.kind).create(spec as never, ctx));
     }
@@ -126,6 +129,8 @@ export class EmbeddedRuntime {
     const routers = all.filter((n) => kindAdapter(n.kind).order === 'router');
     try {
       await Promise.all(all.map((n) => n.create()));
+      this.images.releasePins();
+      await this.checkState(all);
       await this.startGroup(servers);
       await this.startGroup(routers);
       await this.waitHealthy(all, this.opts.healthTimeoutMs ?? 60_000);
@@ -133,6 +138,36 @@ export class EmbeddedRuntime {
       await this.stop();
       throw e;
     }
+  }
+
+  private warn(line: string): void {
+    this.warnings.push(line);
+    this.opts.log?.(`warning: ${line}`);
+  }
+
+  /**
+   * Before anything boots: remove temp files of writes a killed lab left, report damaged
+   * state, then collect blobs nothing references. Collection waits while a file system's
+   * metadata was found unreadable (now or before, `*.corrupt-*` still beside it): the
+   * blobs it referenced are all that is left of its files until `flashlab doctor` says so.
+   */
+  private async checkState(nodes: LabNode[]): Promise<void> {
+    const tmp = await this.store.cleanTemporaries();
+    if (tmp.files) this.opts.log?.(`removed ${tmp.files} temporary file(s) of interrupted writes (${tmp.bytes} bytes)`);
+    for (const n of nodes) for (const p of (await n.stateProblems?.()) ?? []) this.warn(p);
+    const references = () => {
+      const live = new Set<string>();
+      for (const n of nodes) for (const h of n.blobReferences?.() ?? []) live.add(h);
+      return live;
+    };
+    const kept = corruptMetadataFiles(join(this.opts.stateDir, 'nodes'));
+    if (kept.length) {
+      this.opts.log?.(`store not collected: ${kept.length} unreadable metadata file(s) kept aside (${kept.join(', ')}); "flashlab doctor" reviews them`);
+      return;
+    }
+    const removed = await this.store.gc(references());
+    if (removed) this.opts.log?.(`removed ${removed} unreferenced blob(s) from the store`);
+    this.store.trackReferences(references);
   }
 
   private async startGroup(nodes: LabNode[]): Promise<void> {
@@ -195,4 +230,16 @@ async function perNodeAddressesWork(sample: string | undefined): Promise<boolean
 /** Matches an address as a whole (127.77.0.2 but not inside 127.77.0.21). */
 function addressPattern(address: string): RegExp {
   return new RegExp(`(?<![\\d.])${address.replace(/\./g, '\\.')}(?![\\d])`, 'g');
+}
+
+/** Unreadable metadata files kept aside (`<fs>.json.corrupt-<ms>`) under the nodes' state folders. */
+export function corruptMetadataFiles(nodesDir: string): string[] {
+  if (!existsSync(nodesDir)) return [];
+  const out: string[] = [];
+  for (const node of readdirSync(nodesDir)) {
+    const fsDir = join(nodesDir, node, 'fs');
+    if (!existsSync(fsDir)) continue;
+    for (const f of readdirSync(fsDir)) if (/\.json\.corrupt-\d+$/.test(f)) out.push(`${node}/fs/${f}`);
+  }
+  return out;
 }

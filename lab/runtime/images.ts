@@ -79,6 +79,15 @@ export class ImageFactory {
     return p;
   }
 
+  /**
+   * Seeding is over: the store may collect seed blobs no router linked (ingest pinned them
+   * so nothing collected one between ingest and link).
+   */
+  releasePins(): void {
+    for (const p of this.blobs.values()) void p.then((b) => this.store.release(b.hash), () => undefined);
+    this.blobs.clear();
+  }
+
   /** Copies the image to `dest` (a server's root); a copy, since servers may overwrite files in place. */
   async copyTo(s: ImageSeed, dest: string): Promise<void> {
     const src = await this.file(s);

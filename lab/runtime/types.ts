@@ -32,6 +32,10 @@ export interface LabNode {
   setFaults?(faults: Record<string, unknown>): void;
   /** What the node recorded (server transfer/query logs). */
   logs?(): unknown[];
+  /** Content-store blobs the node's file systems reference (routers). */
+  blobReferences?(): Iterable<string>;
+  /** Damaged state found at start (unreadable metadata, missing or short contents), one line each. */
+  stateProblems?(): Promise<string[]>;
 }
 
 /** Default base: nodes override what they need; create/destroy are often nothing. */

@@ -5,10 +5,10 @@
  * Every problem is reported as `file:line: key.path: message`, the line found by walking
  * the YAML document along the zod issue's path.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseDocument } from 'yaml';
+import { type Document, isScalar, Lexer, LineCounter, parseDocument, visit } from 'yaml';
 import { Locator, type PathSeg } from '../yaml/Locator.ts';
 import type { z } from 'zod';
 import {
@@ -76,35 +76,159 @@ export interface LoadOptions {
   file?: string;
 }
 
+// ---- limits: a topology is a small hand-written file; anything else is refused early ----
+
+/**
+ * Largest topology file read (a 250-node lab is about 40 KB). The YAML library's work grows
+ * with the errors it meets: 1 MiB of unclosed quotes took it 6–10 s; 256 KiB stays near 1 s.
+ */
+export const MAX_TOPOLOGY_BYTES = 256 * 1024;
+/** Most nodes in one lab (the largest mgmt subnet the embedded runtime serves well). */
+export const MAX_NODES = 4096;
+/** Problems reported before giving up: the first ones are what the user fixes first. */
+export const MAX_ISSUES = 20;
+/** Longest lab or node name: one DNS label, and a folder name every file system takes. */
+export const MAX_NAME = 63;
+
+const NODE_NAME_RULE =
+  'node names become DNS labels (<node>.<domain>) and folder names: letters, digits and dashes, starting with a letter, not ending with a dash, at most 63 characters';
+const LAB_NAME_RULE =
+  'lab names become a folder name: letters, digits, dot, dash and underscore, starting with a letter or digit, at most 63 characters';
+const NODE_NAME_RE = /^[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
+const LAB_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** A name as a message shows it: a 10 MB name is not printed whole. */
+const shown = (name: string) => JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name) + (name.length > 40 ? ` (${name.length} characters)` : '');
+
 /** Reads and resolves a topology file. Throws TopologyError. */
 export function loadTopology(file: string): Topology {
   const path = resolve(file);
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_TOPOLOGY_BYTES) throw new TopologyError([{ file: path, path: '', message: tooBig(size) }]);
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof TopologyError) throw e;
     throw new TopologyError([{ file: path, path: '', message: `cannot read topology: ${(e as Error).message}` }]);
   }
   return parseTopology(text, path);
 }
 
+function tooBig(size: number): string {
+  return `the topology is ${size} bytes; at most ${MAX_TOPOLOGY_BYTES} (256 KiB) are read`;
+}
+
 /** Resolves topology YAML text. */
 export function parseTopology(text: string, file?: string): Topology {
+  if (Buffer.byteLength(text) > MAX_TOPOLOGY_BYTES) throw new TopologyError([{ file, path: '', message: tooBig(Buffer.byteLength(text)) }]);
+  const deepAt = deepFlowNesting(text);
+  if (deepAt !== undefined) {
+    throw new TopologyError([{ file, line: deepAt, path: '', message: `YAML: collections nested more than ${MAX_FLOW_DEPTH} deep (an unclosed { or [, or a line of - - -)` }]);
+  }
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  // The library's own duplicate-key check compares every key with every other (40,000 keys
+  // took 42 s); ours below is one pass with a set.
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
+  if (!doc.errors.length) duplicateKeys(doc, lc, file);
   if (doc.errors.length) {
     throw new TopologyError(
-      doc.errors.map((e) => ({ file, line: lc.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]}` })),
+      doc.errors.slice(0, 5).map((e) => ({ file, line: lc.linePos(e.pos[0]).line, path: '', message: `YAML: ${e.message.split('\n')[0]!.slice(0, 200)}` })),
     );
   }
-  return resolveTopology(doc.toJS(), { file }, new Locator(doc, lc));
+  return resolveTopology(doc.toJS({ maxAliasCount: 100 }), { file }, new Locator(doc, lc));
+}
+
+/** Throws on the first map that repeats a key (`r1:` twice would silently keep the second). */
+function duplicateKeys(doc: Document, lc: LineCounter, file: string | undefined): void {
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const item of map.items) {
+        if (!isScalar(item.key)) continue;
+        const k = String(item.key.value);
+        if (seen.has(k)) {
+          const line = item.key.range ? lc.linePos(item.key.range[0]).line : undefined;
+          throw new TopologyError([{ file, line, path: '', message: `YAML: the key "${k.slice(0, 40)}" appears twice in one map` }]);
+        }
+        seen.add(k);
+      }
+    },
+  });
+}
+
+/** Deepest nesting read (`{`, `[`, or `- -` on one line): the composer's cost and stack grow with it. */
+export const MAX_FLOW_DEPTH = 64;
+
+/**
+ * The line where nesting passes MAX_FLOW_DEPTH, found by the YAML lexer alone (linear,
+ * quoted text is one token), or undefined. 1 MiB of unclosed `{` took the composer over 30 s.
+ */
+function deepFlowNesting(text: string): number | undefined {
+  let depth = 0;
+  let line = 1;
+  // `- - - x` on one line nests block sequences just as deep.
+  let dashes = 0;
+  for (const tok of new Lexer().lex(text)) {
+    if (tok === '{' || tok === '[') {
+      if (++depth > MAX_FLOW_DEPTH) return line;
+    } else if (tok === '}' || tok === ']') depth = Math.max(0, depth - 1);
+    else if (tok === '-') {
+      if (++dashes > MAX_FLOW_DEPTH) return line;
+    } else if (tok.includes('\n')) {
+      dashes = 0;
+      for (let i = tok.indexOf('\n'); i >= 0; i = tok.indexOf('\n', i + 1)) line++;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks that come before the schema, in time linear in the input: the node count and names (each bad one with the rule it breaks, a long one shortened).
+ */
+function preflight(raw: unknown, file: string | undefined, loc: Locator): void {
+  const issues: TopologyIssue[] = [];
+  const issue = (path: PathSeg[], message: string) => issues.push({ file, line: loc.locate(path).line, path: pathText(path), message });
+  if (!isPlain(raw)) return;
+  const name = raw.name;
+  if (typeof name === 'string' && (name.length > MAX_NAME || !LAB_NAME_RE.test(name))) issue(['name'], `${shown(name)} is not a lab name: ${LAB_NAME_RULE}`);
+  const topo = raw.topology;
+  const nodes = isPlain(topo) ? topo.nodes : undefined;
+  if (isPlain(nodes)) {
+    const names = Object.keys(nodes);
+    if (names.length > MAX_NODES) {
+      issue(['topology', 'nodes'], `${names.length} nodes; a lab holds at most ${MAX_NODES}`);
+    } else {
+      const seen = new Map<string, string>();
+      for (const n of names) {
+        if (issues.length >= MAX_ISSUES) break;
+        const at = ['topology', 'nodes', n.length > 40 ? `${n.slice(0, 40)}…` : n];
+        if (n.length > MAX_NAME || !NODE_NAME_RE.test(n)) {
+          issue(at, `${shown(n)} is not a node name: ${NODE_NAME_RULE}`);
+          continue;
+        }
+        // DNS names and some file systems ignore case: r1 and R1 would be one name.
+        const other = seen.get(n.toLowerCase());
+        if (other) issue(at, `"${n}" and "${other}" differ only in case; DNS and file system names ignore case`);
+        seen.set(n.toLowerCase(), n);
+      }
+    }
+  }
+  if (issues.length) throw new TopologyError(capped(issues));
+}
+
+/** The first MAX_ISSUES problems, and a line saying more were left unreported. */
+function capped(issues: TopologyIssue[]): TopologyIssue[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  return [...issues.slice(0, MAX_ISSUES), { path: '', message: `… and more problems; fix these first` }];
 }
 
 /** Resolves a topology given as an object (programmatic labs, tests). */
 export function resolveTopology(raw: unknown, opts: LoadOptions = {}, loc = new Locator()): Topology {
   const file = opts.file;
+  preflight(raw, file, loc);
   const parsed = TopologyFileSchema.safeParse(raw);
-  if (!parsed.success) throw new TopologyError(toIssues(parsed.error, loc, file, []));
+  if (!parsed.success) throw new TopologyError(capped(toIssues(parsed.error, loc, file, [])));
   const t = parsed.data;
   const issues: TopologyIssue[] = [];
   const issue = (path: PathSeg[], message: string) => issues.push({ file, line: loc.locate(path).line, path: pathText(path), message });
@@ -123,8 +247,14 @@ export function resolveTopology(raw: unknown, opts: LoadOptions = {}, loc = new 
   const defaults = (rawTopo.defaults ?? {}) as Record<string, unknown>;
   const kinds = (rawTopo.kinds ?? {}) as Record<string, Record<string, unknown> | undefined>;
   const rawNodes = rawTopo.nodes as Record<string, Record<string, unknown>>;
+  if (Object.keys(rawNodes).length === 0) {
+    issue(['topology', 'nodes'], 'a topology needs at least one node');
+    throw new TopologyError(issues);
+  }
   const nodes: NodeSpec[] = [];
   for (const [name, written] of Object.entries(rawNodes)) {
+    // The first problems are what the user fixes first; thousands more only cost time.
+    if (issues.length >= MAX_ISSUES) break;
     const kind = written.kind as KindName;
     if (!KINDS.includes(kind)) {
       issue(['topology', 'nodes', name, 'kind'], unknownKindMessage(kind));
@@ -183,7 +313,7 @@ export function resolveTopology(raw: unknown, opts: LoadOptions = {}, loc = new 
     return { endpoints: l.endpoints as [string, string] };
   });
 
-  if (issues.length) throw new TopologyError(issues);
+  if (issues.length) throw new TopologyError(capped(issues));
   return {
     name: t.name,
     file: file ? resolve(file) : undefined,

@@ -3,15 +3,19 @@
  * future console or telnet line): it turns the raw keys a terminal sends into edited lines
  * for a CLI session and turns the session's `\n` output into `\r\n` for the terminal.
  *
- * CliSession exposes no "waiting for input" signal, so the editor infers it from what the
- * session printed last: its prompt, a dialog question (the shapes `dialogPrompt` makes), or
- * `secretInput`. Until then keys are kept as type-ahead and replayed, echoed, at the prompt.
+ * The session says what it waits for (`awaiting`: a line at its prompt, or an answer); until
+ * then keys are kept as type-ahead and replayed, echoed, when it asks. Input is read only
+ * while the terminal takes the output (`write` returning false stops it until `drained()`)
+ * and while the type-ahead has room, so a client that never reads costs bounded memory.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { MAX_LINE_LENGTH } from '../cli/CliSession.ts';
 
 /** What the editor needs from a CLI session (CliSession has all of it). */
 export interface EditorSession {
   readonly atMore: boolean;
+  /** A command line at the prompt, the answer to a question, or nothing yet. */
+  readonly awaiting: 'line' | 'answer' | undefined;
   readonly secretInput: boolean;
   readonly isClosed: boolean;
   readonly history: readonly string[];
@@ -29,14 +33,19 @@ type Key = string;
 
 type InputState = 'busy' | 'prompt' | 'dialog';
 
-// The endings `dialogPrompt` gives each question kind; a secret is recognised by secretInput.
-const DIALOG_TAIL = /(\[confirm\]|\[yes\/no\]: |\]\? )$/;
+/** Keys kept while a command runs; beyond this the editor stops reading (IOS's type-ahead is bounded too). */
+const MAX_TYPEAHEAD = 4096;
+
+/** Parameter bytes kept per escape sequence; a longer one is dropped when it ends. */
+const MAX_ESC_PARAMS = 16;
 
 const CTRL = (c: string) => String.fromCharCode(c.charCodeAt(0) & 0x1f);
 
 export class LineEditor {
   private session?: EditorSession;
-  private readonly write: (text: string) => void;
+  private readonly write: (text: string) => boolean | void;
+  private readonly flow?: (reading: boolean) => void;
+  private readonly maxLine: number;
   private readonly decoder = new StringDecoder('utf8');
 
   private buffer = '';
@@ -61,8 +70,27 @@ export class LineEditor {
   private histIndex = -1;
   private draft = '';
 
-  constructor(opts: { write: (text: string) => void; session?: EditorSession }) {
+  // Flow control: decoded keys not yet handled, and why handling them stopped.
+  private pending: Key[] = [];
+  private pendingAt = 0;
+  private outputBlocked = false;
+  private reading = true;
+  private pumping = false;
+
+  /**
+   * `write` sends text to the terminal and may return false when the terminal has not taken
+   * it yet (then call `drained()` when it has); `flow(false)` asks the host to stop reading
+   * the terminal's input, `flow(true)` to read again.
+   */
+  constructor(opts: {
+    write: (text: string) => boolean | void;
+    flow?: (reading: boolean) => void;
+    session?: EditorSession;
+    maxLine?: number;
+  }) {
     this.write = opts.write;
+    this.flow = opts.flow;
+    this.maxLine = opts.maxLine ?? MAX_LINE_LENGTH;
     if (opts.session) this.attach(opts.session);
   }
 
@@ -103,49 +131,99 @@ export class LineEditor {
   /** Raw bytes or text from the terminal. */
   input(data: string | Buffer): void {
     const text = typeof data === 'string' ? data : this.decoder.write(data);
-    for (const key of this.decode(text)) this.key(key);
+    for (const key of this.decode(text)) this.pending.push(key);
+    this.pumpInput();
+  }
+
+  /** The terminal took everything written so far: input is read again. */
+  drained(): void {
+    this.outputBlocked = false;
+    this.pumpInput();
+  }
+
+  /** Handles pending keys while the output drains and the type-ahead has room. */
+  private pumpInput(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.pendingAt < this.pending.length && !this.outputBlocked && this.typeahead.length < MAX_TYPEAHEAD) {
+        this.key(this.pending[this.pendingAt++]!);
+      }
+      if (this.pendingAt >= this.pending.length) {
+        this.pending = [];
+        this.pendingAt = 0;
+      }
+    } finally {
+      this.pumping = false;
+    }
+    const reading = !this.outputBlocked && this.typeahead.length < MAX_TYPEAHEAD;
+    if (reading !== this.reading) {
+      this.reading = reading;
+      this.flow?.(reading);
+    }
   }
 
   // ---- decoding -------------------------------------------------------------------------
 
+  /**
+   * Bytes to keys. Escape sequences follow ECMA-48's grammar: CSI (`ESC [`) takes parameter
+   * and intermediate bytes up to one final byte, SS3 (`ESC O`) one final byte. A sequence
+   * this editor does not know is dropped whole; a byte that cannot belong to it (Enter,
+   * Ctrl-C, another ESC) ends it and counts as the key it is, so nothing typed is lost.
+   */
   private *decode(text: string): Generator<Key> {
     for (const ch of text) {
+      const code = ch.charCodeAt(0);
       if (this.esc === 'esc') {
-        if (ch === '[') this.esc = 'csi';
-        else if (ch === 'O') this.esc = 'ss3';
-        else {
-          this.esc = '';
-          // Meta-b / Meta-f move by words (IOS Esc B / Esc F); after a lone Esc any other
-          // key (Enter, say) still counts.
-          if (ch === 'b' || ch === 'B') yield 'word-left';
-          else if (ch === 'f' || ch === 'F') yield 'word-right';
-          else yield* this.decode(ch);
+        this.esc = '';
+        if (ch === '[') {
+          this.esc = 'csi';
+          continue;
         }
+        if (ch === 'O') {
+          this.esc = 'ss3';
+          continue;
+        }
+        // Meta-b / Meta-f move by words (IOS Esc B / Esc F); after a lone Esc any other
+        // key (Enter, say) still counts.
+        if (ch === 'b' || ch === 'B') yield 'word-left';
+        else if (ch === 'f' || ch === 'F') yield 'word-right';
+        else yield* this.plainKey(ch);
         continue;
       }
       if (this.esc === 'csi' || this.esc === 'ss3') {
-        const code = ch.charCodeAt(0);
         if (code >= 0x40 && code <= 0x7e) {
-          const named = namedKey(this.esc, this.escParams, ch);
+          const named = this.escParams.length <= MAX_ESC_PARAMS ? namedKey(this.esc, this.escParams, ch) : undefined;
           this.esc = '';
           this.escParams = '';
           if (named) yield named;
-        } else if (this.escParams.length < 16) this.escParams += ch;
-        else this.esc = ''; // a runaway sequence: give up on it rather than swallow input
+        } else if (code >= 0x20 && code <= 0x3f) {
+          // Parameter and intermediate bytes; an absurdly long run is still one sequence.
+          if (this.escParams.length <= MAX_ESC_PARAMS) this.escParams += ch;
+        } else {
+          this.esc = '';
+          this.escParams = '';
+          yield* this.plainKey(ch);
+        }
         continue;
       }
-      // CR LF and CR NUL are one Enter (telnet and some SSH clients send them); LF alone too.
-      if (this.lastWasCR) {
-        this.lastWasCR = false;
-        if (ch === '\n' || ch === '\0') continue;
-      }
-      if (ch === '\r') {
-        this.lastWasCR = true;
-        yield '\r';
-      } else if (ch === '\n') yield '\r';
-      else if (ch === '\x1b') this.esc = 'esc';
-      else yield ch;
+      yield* this.plainKey(ch);
     }
+  }
+
+  /** A character outside any escape sequence. */
+  private *plainKey(ch: string): Generator<Key> {
+    // CR LF and CR NUL are one Enter (telnet and some SSH clients send them); LF alone too.
+    if (this.lastWasCR) {
+      this.lastWasCR = false;
+      if (ch === '\n' || ch === '\0') return;
+    }
+    if (ch === '\r') {
+      this.lastWasCR = true;
+      yield '\r';
+    } else if (ch === '\n') yield '\r';
+    else if (ch === '\x1b') this.esc = 'esc';
+    else yield ch;
   }
 
   // ---- dispatch -------------------------------------------------------------------------
@@ -153,6 +231,8 @@ export class LineEditor {
   private key(k: Key): void {
     const s = this.session;
     if (!s || s.isClosed) return;
+    // The session may be waiting already (its prompt is queued as a microtask check).
+    if (this.state === 'busy' && s.awaiting) this.enterInputState();
     // Ctrl-^ x is IOS's escape sequence: it stops what runs, like Ctrl-C.
     if (this.ctrlCaret) {
       this.ctrlCaret = false;
@@ -364,6 +444,11 @@ export class LineEditor {
   /** Replaces buffer[from, to) with text and redraws the changed part of the line. */
   private splice(from: number, to: number, text: string): void {
     const old = this.buffer;
+    // A full line buffer takes no more characters: the bell, as IOS rings it.
+    if (text !== '' && old.length - (to - from) + text.length > this.maxLine) {
+      this.emit('\x07');
+      return;
+    }
     const next = old.slice(0, from) + text + old.slice(to);
     const cursor = from + text.length;
     // Plain typing and backspace at the end of the line: the cheap, common cases.
@@ -413,7 +498,7 @@ export class LineEditor {
     if (text === '') return;
     this.emitted++;
     this.atLineStart = /[\r\n]$/.test(text);
-    this.write(text);
+    if (this.write(text) === false) this.outputBlocked = true;
   }
 
   // ---- input state ----------------------------------------------------------------------
@@ -442,12 +527,16 @@ export class LineEditor {
       // Type-ahead answers --More-- one key at a time, as a fast typist's would.
       const k = this.typeahead.shift();
       if (k !== undefined) s.moreKey(k.length === 1 ? k : '\x1b');
-      return;
-    }
-    if (this.state !== 'busy') return;
-    if (this.sessionTail !== '' && this.sessionTail === s.prompt()) this.state = 'prompt';
-    else if (s.secretInput || DIALOG_TAIL.test(this.sessionTail)) this.state = 'dialog';
-    else return;
+    } else if (this.state === 'busy' && s.awaiting) this.enterInputState();
+    this.pumpInput();
+  }
+
+  /** The session asks for a line or an answer: type-ahead is replayed into it. */
+  private enterInputState(): void {
+    const s = this.session!;
+    this.state = s.awaiting === 'line' ? 'prompt' : 'dialog';
+    // A redraw shows the prompt itself, whatever a command printed before it on that line.
+    if (this.state === 'prompt') this.sessionTail = s.prompt();
     this.resetLine();
     // Replays keys until one of them (Enter) hands a line to the session again.
     while (this.typeahead.length > 0 && this.wantsInput && !s.atMore && !s.isClosed) {

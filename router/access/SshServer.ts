@@ -23,6 +23,8 @@ export interface SshCliSession extends EditorSession {
 /** What the SSH server needs from a router (Router provides it); ScpRouter for `scp` execs. */
 export interface SshRouter extends ScpRouter {
   readonly state: string;
+  /** How many vty lines the configuration has (`line vty 0 4`: 5). */
+  vtyLines(): number;
   authenticate(user: string, password: string): boolean;
   openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): SshCliSession;
 }
@@ -36,6 +38,14 @@ export interface RouterSshServerOptions {
   /** Slows, then refuses, password guessing per client address (IOS `login block-for`). */
   loginGuard?: LoginGuard;
 }
+
+/**
+ * What a client sees when every configured vty line is taken: IOS closes the connection,
+ * and its own telnet/ssh client reports it in these words.
+ */
+export const VTY_REFUSAL = '% Connection refused by remote host';
+/** ssh2 reads no packet over RFC 4253's 35,000-byte minimum; a longer exec request gets this. */
+export const REQUEST_TOO_LONG = '%Error: request too long (an SSH packet carries at most 35000 bytes)';
 
 /** IOS drops the connection after this many failed logins (`ip ssh authentication-retries 3`). */
 const AUTH_RETRIES = 3;
@@ -153,10 +163,17 @@ export class RouterSshServer {
         });
       } else ctx.reject(['password', 'keyboard-interactive']);
     });
+    // Sessions accepted whose shell or exec request has not come yet.
+    const unstarted = new Set<Session>();
+    client.on('error', (e: Error) => {
+      if (/Bad packet length/.test(e.message)) for (const s of unstarted) answerOversized(client, s);
+    });
     client.on('ready', () => {
       client.on('session', (accept) => {
         const session = accept();
-        this.onSession(client, session, user, peer);
+        unstarted.add(session);
+        session.once('close', () => unstarted.delete(session));
+        this.onSession(client, session, user, peer, () => unstarted.delete(session));
       });
       // Port forwarding and the like: IOS offers none of it.
       client.on('tcpip', (_a, reject) => reject());
@@ -164,14 +181,29 @@ export class RouterSshServer {
     });
   }
 
-  private takeVty(): number {
+  /** The lowest free vty line, or undefined when every configured one is taken. */
+  private takeVty(): number | undefined {
     let n = 0;
     while (this.vtys.has(n)) n++;
+    if (n >= this.opts.router.vtyLines()) return undefined;
     this.vtys.add(n);
     return n;
   }
 
-  private onSession(client: Connection, ssh: Session, user: string, peer: string): void {
+  /** No vty free: IOS's refusal, then the connection closes. */
+  private refuse(client: Connection, channel: ServerChannel): void {
+    channel.on('error', () => {});
+    try {
+      channel.write(`${VTY_REFUSAL}\r\n`);
+      channel.exit(1);
+      channel.end();
+    } catch {
+      // the client went first
+    }
+    client.end();
+  }
+
+  private onSession(client: Connection, ssh: Session, user: string, peer: string, onStart: () => void): void {
     ssh.on('error', () => {});
     let pty: { cols: number; rows: number } | undefined;
     let started = false;
@@ -209,6 +241,7 @@ export class RouterSshServer {
     ssh.on('shell', (accept, reject) => {
       if (started || !this.accepting()) return reject?.();
       started = true;
+      onStart();
       const channel = accept();
       cli = this.startShell(client, channel, user, peer);
       if (cli) {
@@ -219,6 +252,7 @@ export class RouterSshServer {
     ssh.on('exec', (accept, reject, info) => {
       if (started || !this.accepting()) return reject?.();
       started = true;
+      onStart();
       const channel = accept();
       // scp pushes/pulls (Netmiko, Ansible net_put) speak the scp protocol, not CLI lines.
       if (/^\s*scp\s/.test(info.command)) {
@@ -226,21 +260,54 @@ export class RouterSshServer {
         void scpExec(r, info.command, channel, r.system.users.get(user)?.privilege ?? 1);
         return;
       }
-      void this.runExec(channel, user, peer, info.command);
+      void this.runExec(client, channel, user, peer, info.command);
     });
   }
 
   private startShell(client: Connection, channel: ServerChannel, user: string, peer: string): SshCliSession | undefined {
-    channel.on('error', () => {});
     const vty = this.takeVty();
+    if (vty === undefined) {
+      this.refuse(client, channel);
+      return undefined;
+    }
+    channel.on('error', () => {});
     let ended = false;
-    const editor = new LineEditor({
+    // Output is gathered and sent once per tick: echoing key by key would cost an SSH packet
+    // per key (a 100 KB paste, 100,000 packets). Back-pressure: once the channel holds more
+    // than its high-water mark, the editor stops reading input until it drains.
+    let queued = '';
+    let editorBlocked = false;
+    let channelFull = false;
+    const unblock = () => {
+      if (!editorBlocked) return;
+      editorBlocked = false;
+      editor.drained();
+    };
+    const flush = () => {
+      const text = queued;
+      queued = '';
+      if (ended || text === '') return;
+      if (channel.write(text)) unblock();
+      else channelFull = true;
+    };
+    const editor: LineEditor = new LineEditor({
       write: (text) => {
-        if (!ended) channel.write(text);
+        if (ended) return true;
+        if (queued === '') queueMicrotask(flush);
+        queued += text;
+        const ok = !channelFull && queued.length + channel.writableLength < channel.writableHighWaterMark;
+        if (!ok) editorBlocked = true;
+        return ok;
       },
+      flow: (reading) => (reading ? channel.resume() : channel.pause()),
+    });
+    channel.on('drain', () => {
+      channelFull = false;
+      unblock();
     });
     const finish = () => {
       if (ended) return;
+      flush(); // the session's last words (the reload banner) go out before the channel ends
       ended = true;
       this.vtys.delete(vty);
       // IOS drops the whole connection when the vty session ends (exit, reload).
@@ -284,16 +351,20 @@ export class RouterSshServer {
    * `ssh router "cmd"`: each line runs in turn, no prompts, no paging, exit status 0. The
    * connection stays up for the client to close, so one connection may run several.
    */
-  private async runExec(channel: ServerChannel, user: string, peer: string, command: string): Promise<void> {
-    channel.on('error', () => {});
+  private async runExec(client: Connection, channel: ServerChannel, user: string, peer: string, command: string): Promise<void> {
     const vty = this.takeVty();
+    if (vty === undefined) return this.refuse(client, channel);
+    channel.on('error', () => {});
     let closed = false;
     let session: SshCliSession | undefined;
-    // The client gave up: stop the command rather than run it for nobody.
-    channel.on('close', () => {
+    // The client gave up (its channel or its whole connection): the command is aborted and
+    // cleans up as after Ctrl-C, rather than run on for nobody.
+    const hangUp = () => {
       closed = true;
       session?.close();
-    });
+    };
+    channel.on('close', hangUp);
+    client.on('close', hangUp);
     try {
       session = this.opts.router.openSession({
         user,
@@ -313,6 +384,7 @@ export class RouterSshServer {
     } catch {
       // a failing router must not take the SSH server with it; the client sees status 0 anyway
     } finally {
+      client.removeListener('close', hangUp);
       session?.close();
       this.vtys.delete(vty);
       if (!closed) {
@@ -325,4 +397,33 @@ export class RouterSshServer {
       }
     }
   }
+}
+
+/**
+ * ssh2 drops a connection whose packet exceeds 35,000 bytes without a word. Before it goes,
+ * the session the request was for gets an IOS error, exit status 1 and a close, written
+ * with ssh2's own protocol object (it has no public call for a channel not yet opened).
+ */
+function answerOversized(client: Connection, session: Session): void {
+  const proto = (client as unknown as { _protocol?: ChannelProtocol })._protocol;
+  const id = (session as unknown as { _chanInfo?: { outgoing?: { id?: number } } })._chanInfo?.outgoing?.id;
+  if (!proto || id === undefined) return;
+  try {
+    // The request was sent wanting a reply: it is granted, then answered with the error.
+    proto.channelSuccess(id);
+    proto.channelData(id, Buffer.from(`${REQUEST_TOO_LONG}\r\n`));
+    proto.exitStatus(id, 1);
+    proto.channelEOF(id);
+    proto.channelClose(id);
+  } catch {
+    // ssh2 changed its internals: the connection still closes, as before
+  }
+}
+
+interface ChannelProtocol {
+  channelSuccess(id: number): void;
+  channelData(id: number, data: Buffer): void;
+  exitStatus(id: number, status: number): void;
+  channelEOF(id: number): void;
+  channelClose(id: number): void;
 }

@@ -8,6 +8,17 @@ import { type Dialog, dialogAnswer, dialogDefault, dialogPrompt } from './dialog
 import { parsePipe } from './pipe.ts';
 import type { CommandContext } from './types.ts';
 
+/**
+ * The longest command line a session takes. IOS's line buffer is bounded too; this bound
+ * also bounds the work one line can cost (matching, help, `|` parsing).
+ */
+export const MAX_LINE_LENGTH = 1024;
+export const LINE_TOO_LONG = `% Line too long: at most ${MAX_LINE_LENGTH} characters`;
+
+/** C0 controls and DEL; a tab is white space, as IOS's parser takes it. */
+const CONTROL_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
+const INVALID_CHARACTER = '% Invalid input: control characters are not allowed in a name';
+
 /** An error a command reports to the user: printed as is, never with a stack. */
 export class CliError extends Error {}
 
@@ -62,6 +73,8 @@ export class CliSession<C> {
   private idleWaiters: (() => void)[] = [];
   // Pager state: lines waiting for the user to press a key at --More--.
   private pagerLines: string[] = [];
+  /** Index of the next pager line to show. */
+  private pagerNext = 0;
   private pagerShown = 0;
   private pagerWaiting?: () => void;
   /** True while the prompt shows no echo (Password:). */
@@ -102,6 +115,17 @@ export class CliSession<C> {
     return this.pagerWaiting !== undefined;
   }
 
+  /**
+   * What the session waits for: a command line at its prompt, the answer to a question, or
+   * nothing (a command runs, or --More-- waits for a key). The terminal reads this instead
+   * of guessing from the text printed last, which a command may end without a newline.
+   */
+  get awaiting(): 'line' | 'answer' | undefined {
+    if (this.closed || this.atMore) return undefined;
+    if (this.pendingAsk) return 'answer';
+    return this.busy || this.queue.length > 0 ? undefined : 'line';
+  }
+
   /** Lines run so far, for prompts that count them (`rommon 3 >`). */
   private lineCount = 1;
 
@@ -114,13 +138,13 @@ export class CliSession<C> {
   /** An unsolicited message (syslog) on an interactive terminal. */
   notify(line: string): void {
     if (this.opts.notify) this.opts.notify(line);
-    else this.opts.out(`\n${line}\n`);
+    else this.out(`\n${line}\n`);
   }
 
   /** Writes the prompt (the access layer calls this once after the banner). */
   showPrompt(): void {
     if (this.opts.noPrompt) return;
-    this.opts.out(this.prompt());
+    this.out(this.prompt());
   }
 
   enterMode(id: string, data?: unknown): void {
@@ -150,6 +174,12 @@ export class CliSession<C> {
     this.closed = true;
     this.abort?.abort();
     this.pendingAsk = undefined;
+    // A listing waiting at --More-- ends with the session.
+    this.pagerLines = [];
+    this.pagerNext = 0;
+    const pager = this.pagerWaiting;
+    this.pagerWaiting = undefined;
+    pager?.();
     this.opts.onClose?.();
     for (const w of this.idleWaiters.splice(0)) w();
   }
@@ -174,7 +204,7 @@ export class CliSession<C> {
       return;
     }
     if (this.stack.length > 1) {
-      this.opts.out('\n');
+      this.out('\n');
       this.exitMode(true);
       this.showPrompt();
     }
@@ -184,7 +214,7 @@ export class CliSession<C> {
   ctrlZ(): void {
     if (this.busy) return;
     if (this.stack.length > 1) this.exitMode(true);
-    this.opts.out('\n');
+    this.out('\n');
     this.showPrompt();
   }
 
@@ -193,10 +223,13 @@ export class CliSession<C> {
     const resume = this.pagerWaiting;
     if (!resume) return;
     this.pagerWaiting = undefined;
-    this.opts.out('\r          \r'); // wipe " --More-- " as IOS does
+    this.out('\r          \r'); // wipe " --More-- " as IOS does
     if (key === ' ') this.pagerShown = 0;
     else if (key === '\r' || key === '\n') this.pagerShown = Math.max(0, this.terminal.length - 2);
-    else this.pagerLines = [];
+    else {
+      this.pagerLines = [];
+      this.pagerNext = 0;
+    }
     resume();
   }
 
@@ -225,15 +258,21 @@ export class CliSession<C> {
       if (this.pendingAsk) {
         const r = this.pendingAsk;
         this.pendingAsk = undefined;
+        this.atLineStart = true; // the terminal echoed the answer and its Enter
         r(this.queue.shift()!);
         continue;
       }
       if (this.busy) return;
       const line = this.queue.shift()!;
+      this.atLineStart = true;
       this.busy = true;
       void this.run(line).finally(() => {
         this.busy = false;
-        if (!this.closed) this.showPrompt();
+        if (!this.closed) {
+          // Progress marks (`verify`'s dots) whose result line a `| include` filtered away.
+          if (!this.atLineStart) this.out('\n');
+          this.showPrompt();
+        }
         this.pump();
       });
       return;
@@ -251,15 +290,33 @@ export class CliSession<C> {
     return ' '.repeat(this.prompt().length + column) + '^\n% Invalid input detected at \'^\' marker.\n\n';
   }
 
-  /** Runs one line in the current mode; sub-modes fall back to their parents as IOS does. */
+  /**
+   * Runs one line in the current mode; sub-modes fall back to their parents as IOS does.
+   * Whatever the line printed (an error too) is paged from a fresh count and shown in full
+   * before the prompt comes back.
+   */
   async run(line: string): Promise<void> {
+    this.pagerShown = 0;
+    try {
+      await this.runLine(line);
+    } finally {
+      await this.drainPager();
+    }
+  }
+
+  private async runLine(line: string): Promise<void> {
+    if (line.length > MAX_LINE_LENGTH) return this.print(LINE_TOO_LONG);
+    // A terminal never hands a control character to the parser, but an exec request can:
+    // no host or file name may hold one, so the line is refused where it first appears.
+    const control = CONTROL_CHAR.exec(line);
+    if (control) return this.out(this.caret(control.index));
     const trimmed = line.trim();
     this.lineCount++;
     if (trimmed === '' || trimmed.startsWith('!')) return;
     if (this.history[this.history.length - 1] !== line) this.history.push(line);
     if (this.history.length > 20) this.history.shift();
     const pipe = parsePipe(line);
-    if (pipe.kind === 'invalid') return void this.opts.out(this.caret(pipe.column));
+    if (pipe.kind === 'invalid') return void this.out(this.caret(pipe.column));
     if (pipe.kind === 'incomplete') return this.print('% Incomplete command.\n');
     if (pipe.kind === 'ok') line = pipe.command;
     let mode = this.mode;
@@ -282,7 +339,6 @@ export class CliSession<C> {
       return;
     }
     const { handler, args, keywords } = result;
-    this.pagerShown = 0;
     const abort = new AbortController();
     this.abort = abort;
     const captured: string[] | undefined = pipe.kind === 'ok' ? [] : undefined;
@@ -296,8 +352,11 @@ export class CliSession<C> {
       session: this,
       signal: abort.signal,
       // With a `| filter`, printed lines are held back and filtered when the command ends.
-      print: (text) => (captured ? captured.push(...text.split('\n')) : this.print(text)),
-      write: (text) => this.opts.out(text),
+      print: (text) => {
+        if (!captured) return this.print(text);
+        for (const l of text.split('\n')) captured.push(l);
+      },
+      write: (text) => this.out(text),
       ask: (d) => this.ask(d, abort.signal),
       confirm: async (d) => (await this.ask(d, abort.signal)) === true,
       enterMode: (id, data) => this.enterMode(id, data),
@@ -314,7 +373,6 @@ export class CliSession<C> {
       const lines = pipe.filter(captured);
       if (lines.length) this.print(lines.join('\n'));
     }
-    await this.drainPager();
   }
 
   private reportFailure(result: { kind: string; column?: number }, line: string): void {
@@ -325,7 +383,7 @@ export class CliSession<C> {
       // A lone unknown word in EXEC is taken as a host name to connect to, as IOS does.
       if (tokens.length === 1 && (this.mode === 'user' || this.mode === 'exec') && result.column === line.indexOf(tokens[0]!)) {
         this.print('% Unknown command or computer name, or unable to find computer address');
-      } else this.opts.out(this.caret(result.column ?? 0));
+      } else this.out(this.caret(result.column ?? 0));
     }
   }
 
@@ -335,7 +393,7 @@ export class CliSession<C> {
     if (pre !== undefined) return pre;
     await this.drainPager();
     for (;;) {
-      this.opts.out(dialogPrompt(d));
+      this.out(dialogPrompt(d));
       this.secretInput = d.kind === 'secret';
       const raw = await new Promise<string>((resolve) => {
         this.pendingAsk = resolve;
@@ -343,27 +401,41 @@ export class CliSession<C> {
       });
       this.secretInput = false;
       if (raw === '\u0003' || signal?.aborted) {
-        this.opts.out('\n');
+        this.out('\n');
         throw new AbortedError();
       }
       if (raw === '\u0000') {
-        this.opts.out('\n');
+        this.out('\n');
         return dialogDefault(d);
       }
-      if (!this.interactive || d.kind === 'secret') this.opts.out(d.kind === 'secret' ? '\n' : raw + '\n');
+      if (d.kind !== 'secret' && CONTROL_CHAR.test(raw)) {
+        if (!this.interactive) this.out('\n'); // a terminal echoed the Enter already
+        throw new CliError(INVALID_CHARACTER);
+      }
+      if (!this.interactive || d.kind === 'secret') this.out(d.kind === 'secret' ? '\n' : raw + '\n');
       const a = dialogAnswer(d, raw);
       if (a !== undefined) return a;
-      this.opts.out("% Please answer 'yes' or 'no'.\n");
+      this.out("% Please answer 'yes' or 'no'.\n");
     }
+  }
+
+  /** Whether the last output ended a line (the prompt must start one). */
+  private atLineStart = true;
+
+  private out(text: string): void {
+    if (text === '') return;
+    this.atLineStart = /[\r\n]$/.test(text);
+    this.opts.out(text);
   }
 
   private print(text: string): void {
     const lines = text.split('\n');
     if (this.terminal.length === 0 || !this.interactive) {
-      this.opts.out(lines.map((l) => l + '\n').join(''));
+      this.out(lines.map((l) => l + '\n').join(''));
       return;
     }
-    this.pagerLines.push(...lines);
+    // A loop, not push(...lines): a spread of 130k lines overflows the stack.
+    for (const l of lines) this.pagerLines.push(l);
     void this.drainPager();
   }
 
@@ -371,15 +443,23 @@ export class CliSession<C> {
   private drainPager(): Promise<void> {
     if (this.draining) return this.draining;
     this.draining = (async () => {
-      while (this.pagerLines.length > 0 && !this.closed) {
-        if (this.pagerShown >= Math.max(1, this.terminal.length - 1)) {
-          this.opts.out(' --More-- ');
+      while (this.pagerNext < this.pagerLines.length && !this.closed) {
+        const page = Math.max(1, this.terminal.length - 1);
+        if (this.pagerShown >= page) {
+          this.out(' --More-- ');
           await new Promise<void>((r) => (this.pagerWaiting = r));
           continue;
         }
-        this.opts.out(this.pagerLines.shift()! + '\n');
-        this.pagerShown++;
+        // A page at a time, read by index: shift() on a 130k-line listing is quadratic.
+        const end = Math.min(this.pagerLines.length, this.pagerNext + page - this.pagerShown);
+        let text = '';
+        for (let i = this.pagerNext; i < end; i++) text += this.pagerLines[i] + '\n';
+        this.pagerShown += end - this.pagerNext;
+        this.pagerNext = end;
+        this.out(text);
       }
+      this.pagerLines = [];
+      this.pagerNext = 0;
     })().finally(() => {
       this.draining = undefined;
     });

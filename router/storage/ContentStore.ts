@@ -6,12 +6,23 @@
  * Blobs are immutable once named by their hash. The md5 of each blob (what `verify /md5`
  * prints) is computed from the real bytes while they stream in and kept in a sidecar file,
  * so a later verify needs no second pass over hundreds of MiB.
+ *
+ * Nothing on the host disk is trusted blindly: a read checks the blob's size before the
+ * first byte and its sha256 after the last, so a blob truncated or damaged outside the lab
+ * surfaces as a DamagedContentError (IOS's `I/O error`), never as a host path.
+ *
+ * Collection: blobs no file system references are removed (`collect`, on demand as files
+ * go, and `gc` at start). A blob just finished but not yet linked into a tree is pinned
+ * until its writer lets go, and adopting and collecting run one at a time, so a copy in
+ * flight never loses its content. Interrupted writes leave temp files named by their pid;
+ * `cleanTemporaries` removes those whose process is gone.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { DamagedContentError } from './types.ts';
 
 export interface BlobInfo {
   /** sha256, lower-case hex: the blob's name. */
@@ -96,7 +107,8 @@ export class BlobWriter {
 
 export class ContentStore {
   readonly blobDir: string;
-  private readonly tmpDir: string;
+  /** Where blobs are written before they are named (one file per write in flight). */
+  readonly tmpDir: string;
   /** Cached sizes and md5s of blobs seen by this process. */
   private readonly known = new Map<string, { size: number; md5?: string }>();
 
@@ -115,7 +127,8 @@ export class ContentStore {
 
   /**
    * Streams `source` into the store. With `limit`, more bytes than that abort the blob and
-   * reject with BlobLimitError; `onChunk` sees each chunk's length (progress marks).
+   * reject with BlobLimitError; `onChunk` sees each chunk's length (progress marks). The
+   * blob comes back pinned: `release` it once a file system references it.
    */
   async ingest(
     source: AsyncIterable<Buffer>,
@@ -143,17 +156,127 @@ export class ContentStore {
     })());
   }
 
-  /** Called by a finished BlobWriter: moves the temp file under its hash. */
-  async adopt(tmpPath: string, info: BlobInfo): Promise<void> {
-    const target = this.path(info.hash);
-    if (await exists(target)) {
-      // Same content already stored: keep the old file (other routers may be reading it).
-      await rm(tmpPath, { force: true });
-    } else {
-      await rename(tmpPath, target);
+  /**
+   * Called by a finished BlobWriter: moves the temp file under its hash and pins it, so
+   * nothing collects it before the caller links it into a tree and calls `release`.
+   */
+  adopt(tmpPath: string, info: BlobInfo): Promise<void> {
+    return this.exclusive(async () => {
+      this.pin(info.hash);
+      const target = this.path(info.hash);
+      if (await exists(target)) {
+        // Same content already stored: keep the old file (other routers may be reading it).
+        await rm(tmpPath, { force: true });
+      } else {
+        await rename(tmpPath, target);
+      }
+      await writeFile(`${target}.md5`, info.md5).catch(() => undefined);
+      this.known.set(info.hash, { size: info.size, md5: info.md5 });
+    });
+  }
+
+  // ---- pins and collection ------------------------------------------------------------
+
+  private readonly pins = new Map<string, number>();
+  private references?: () => Iterable<string>;
+  private readonly candidates = new Set<string>();
+  private collecting?: Promise<number>;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  /** Runs `fn` alone: adopting a blob and collecting one never interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Keeps a blob from collection (a write between adopt and link, a seed being placed). */
+  pin(hash: string): void {
+    this.pins.set(hash, (this.pins.get(hash) ?? 0) + 1);
+  }
+
+  /** Drops one pin; the blob is collected if nothing references it either. */
+  release(hash: string): void {
+    const n = (this.pins.get(hash) ?? 0) - 1;
+    if (n > 0) this.pins.set(hash, n);
+    else {
+      this.pins.delete(hash);
+      this.unreferenced(hash);
     }
-    await writeFile(`${target}.md5`, info.md5).catch(() => undefined);
-    this.known.set(info.hash, { size: info.size, md5: info.md5 });
+  }
+
+  /**
+   * Tells the store which blobs the lab's file systems reference (every router's trees).
+   * From then on a blob that loses its last reference is collected soon after.
+   */
+  trackReferences(references: () => Iterable<string>): void {
+    this.references = references;
+  }
+
+  /** A file system dropped a reference to `hash`: collect it if it was the last one. */
+  unreferenced(hash: string): void {
+    if (!this.references) return;
+    this.candidates.add(hash);
+    this.collecting ??= new Promise<void>((r) => setImmediate(r)).then(() => this.collectCandidates());
+  }
+
+  /** Resolves once pending collections ran (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.collecting) await this.collecting;
+  }
+
+  private collectCandidates(): Promise<number> {
+    return this.exclusive(async () => {
+      const batch = [...this.candidates];
+      this.candidates.clear();
+      this.collecting = undefined;
+      if (!this.references || batch.length === 0) return 0;
+      const live = new Set(this.references());
+      let removed = 0;
+      for (const hash of batch) {
+        if (live.has(hash) || this.pins.has(hash)) continue;
+        await this.remove(hash);
+        removed++;
+      }
+      return removed;
+    });
+  }
+
+  private async remove(hash: string): Promise<void> {
+    await rm(this.path(hash), { force: true });
+    await rm(`${this.path(hash)}.md5`, { force: true });
+    this.known.delete(hash);
+    this.verified.delete(hash);
+  }
+
+  /**
+   * Removes temp files of writes whose process is gone (a lab killed mid-copy). Returns
+   * how many files and bytes went.
+   */
+  async cleanTemporaries(): Promise<{ files: number; bytes: number }> {
+    let files = 0;
+    let bytes = 0;
+    for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+      if (pid === process.pid || (pid > 0 && processAlive(pid))) continue;
+      const p = join(this.tmpDir, name);
+      const st = await stat(p).catch(() => undefined);
+      await rm(p, { force: true, recursive: true });
+      files++;
+      bytes += st?.size ?? 0;
+    }
+    return { files, bytes };
+  }
+
+  /** Every blob the store holds, with its size on disk. */
+  async blobs(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const name of await readdir(this.blobDir)) {
+      if (!HASH_RE.test(name)) continue;
+      const st = await stat(join(this.blobDir, name)).catch(() => undefined);
+      if (st) out.set(name, st.size);
+    }
+    return out;
   }
 
   /** Host path of a blob (the hash is validated, so this never leaves the store). */
@@ -166,8 +289,108 @@ export class ContentStore {
     return exists(this.path(hash));
   }
 
+  /** Raw bytes of a blob, unchecked (the store's own digesting; use `read` elsewhere). */
   open(hash: string, opts?: { start?: number; end?: number; highWaterMark?: number }): Readable {
     return createReadStream(this.path(hash), { highWaterMark: 1 << 20, ...opts });
+  }
+
+  /**
+   * Throws DamagedContentError unless the blob is there with `size` bytes (a cheap stat:
+   * what every open checks before the first byte).
+   */
+  async checkSize(hash: string, size: number): Promise<void> {
+    const st = await stat(this.path(hash)).catch(() => undefined);
+    if (!st) throw new DamagedContentError(hash, 'missing', size);
+    if (st.size !== size) throw new DamagedContentError(hash, st.size < size ? 'truncated' : 'wrong size', size, st.size);
+  }
+
+  /**
+   * The blob's bytes, checked: its size before the first chunk; with a whole read, its
+   * sha256 after the last chunk (a reader that got every byte learns the bytes were wrong,
+   * as a copy must, before it reports success).
+   */
+  read(hash: string, size: number, range?: { start: number; end: number }): Readable {
+    const store = this;
+    return Readable.from(
+      (async function* () {
+        await store.checkSize(hash, size);
+        const whole = range === undefined;
+        const sha = whole ? createHash('sha256') : undefined;
+        try {
+          for await (const chunk of store.open(hash, range)) {
+            sha?.update(chunk as Buffer);
+            yield chunk as Buffer;
+          }
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DamagedContentError(hash, 'missing', size);
+          throw e;
+        }
+        if (sha && sha.digest('hex') !== hash) throw new DamagedContentError(hash, 'corrupt', size);
+      })(),
+      { objectMode: false, highWaterMark: 1 },
+    );
+  }
+
+  /** Blobs read end to end in this process and found right, with the file identity seen. */
+  private readonly verified = new Map<string, { identity: string; md5: string; sha512?: string }>();
+
+  /**
+   * Reads the blob end to end and checks it against its name (sha256) and `size`; returns
+   * its md5 (and sha512 when asked) from the same pass. A blob already verified in this
+   * process and unchanged on disk (same inode, size and mtime) is not read again, so 200
+   * routers booting one image read it once.
+   */
+  async verify(hash: string, size: number, opts: { sha512?: boolean; onChunk?: (n: number) => void } = {}): Promise<{ md5: string; sha512?: string }> {
+    await this.checkSize(hash, size);
+    const st = await stat(this.path(hash));
+    const identity = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const seen = this.verified.get(hash);
+    if (seen && seen.identity === identity && (!opts.sha512 || seen.sha512)) {
+      opts.onChunk?.(size);
+      return seen;
+    }
+    // Routers booting together ask at once: one read serves them all.
+    const key = `${hash}:${identity}:${opts.sha512 ? 512 : ''}`;
+    let reading = this.reading.get(key);
+    if (!reading) {
+      reading = this.readAndCheck(hash, size, identity, opts.sha512 === true, opts.onChunk).finally(() => this.reading.delete(key));
+      this.reading.set(key, reading);
+    } else opts.onChunk?.(size);
+    return reading;
+  }
+
+  private readonly reading = new Map<string, Promise<{ md5: string; sha512?: string }>>();
+
+  private async readAndCheck(
+    hash: string,
+    size: number,
+    identity: string,
+    withSha512: boolean,
+    onChunk?: (n: number) => void,
+  ): Promise<{ md5: string; sha512?: string }> {
+    const seen = this.verified.get(hash);
+    const opts = { sha512: withSha512, onChunk };
+    const sha = createHash('sha256');
+    const md5 = createHash('md5');
+    const sha512 = opts.sha512 ? createHash('sha512') : undefined;
+    try {
+      for await (const chunk of this.open(hash)) {
+        sha.update(chunk as Buffer);
+        md5.update(chunk as Buffer);
+        sha512?.update(chunk as Buffer);
+        opts.onChunk?.((chunk as Buffer).length);
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DamagedContentError(hash, 'missing', size);
+      throw e;
+    }
+    if (sha.digest('hex') !== hash) {
+      this.verified.delete(hash);
+      throw new DamagedContentError(hash, 'corrupt', size);
+    }
+    const result = { identity, md5: md5.digest('hex'), sha512: sha512?.digest('hex') ?? seen?.sha512 };
+    this.verified.set(hash, result);
+    return result;
   }
 
   async size(hash: string): Promise<number> {
@@ -203,23 +426,42 @@ export class ContentStore {
   }
 
   /**
-   * Removes every blob not in `live` (the union of all routers' file systems). Run it when no
-   * write is in flight (lab down/up): a blob just finished but not yet linked into a file
-   * system's tree is not in anyone's live set.
+   * Removes every blob not in `live` (the union of all routers' file systems) and not
+   * pinned; returns how many went. Safe beside writes in flight: their temp files are not
+   * blobs yet, and a finished one stays pinned until it is linked.
    */
-  async gc(live: Iterable<string>): Promise<number> {
-    const keep = new Set(live);
-    let removed = 0;
-    for (const name of await readdir(this.blobDir)) {
-      const hash = name.endsWith('.md5') ? name.slice(0, -4) : name;
-      if (!HASH_RE.test(hash) || keep.has(hash)) continue;
-      await rm(join(this.blobDir, name), { force: true });
-      if (name === hash) {
-        removed++;
-        this.known.delete(hash);
+  gc(live: Iterable<string>): Promise<number> {
+    return this.exclusive(async () => {
+      const keep = new Set(live);
+      let removed = 0;
+      for (const name of await readdir(this.blobDir)) {
+        const hash = name.endsWith('.md5') ? name.slice(0, -4) : name;
+        if (!HASH_RE.test(hash) || keep.has(hash) || this.pins.has(hash)) continue;
+        await rm(join(this.blobDir, name), { force: true });
+        if (name === hash) {
+          removed++;
+          this.known.delete(hash);
+          this.verified.delete(hash);
+        }
       }
-    }
-    return removed;
+      return removed;
+    });
+  }
+}
+
+/** Is a process with this pid still there (and not a zombie)? */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed lab stays a zombie until its parent reaps it: gone all the same.
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc: signal 0 is all there is
   }
 }
 
@@ -231,3 +473,4 @@ async function exists(p: string): Promise<boolean> {
     return false;
   }
 }
+

@@ -8,7 +8,7 @@ import type { Clock } from '../../lab/clock/LabClock.ts';
 import type { FileSystemProfile, PlatformProfile } from '../platforms/profile.ts';
 import type { ContentStore } from './ContentStore.ts';
 import { FlashFileSystem, normalize } from './FlashFileSystem.ts';
-import { StorageError } from './types.ts';
+import { type DamagedContentError, StorageError } from './types.ts';
 
 export interface FileSystemsOptions {
   profile: PlatformProfile;
@@ -18,6 +18,8 @@ export interface FileSystemsOptions {
   clock: Clock;
   /** Size overrides from the topology, by file-system name (whole device, before partitioning). */
   sizes?: Record<string, number>;
+  /** Told when a file's stored content is missing or damaged. */
+  onDamage?: (file: string, error: DamagedContentError) => void;
 }
 
 /** A file system together with the profile row it came from (one per device, not per partition). */
@@ -63,6 +65,7 @@ export class FileSystems {
             metaPath: join(opts.metaDir, partitioned ? `${p.name}-${i}.json` : `${p.name}.json`),
             clock: opts.clock,
             family: opts.profile.family,
+            onDamage: opts.onDamage,
           }),
         );
       }
@@ -140,6 +143,11 @@ export class FileSystems {
       }
     }
     return { fs, path: clean(rest) };
+  }
+
+  /** File systems whose metadata was unreadable at start (kept aside, started empty). */
+  loadProblems(): { fs: FlashFileSystem; file: string; keptAs: string; reason: string }[] {
+    return this.all().flatMap((fs) => (fs.loadProblem ? [{ fs, ...fs.loadProblem }] : []));
   }
 
   /** Blob hashes in use on every file system of this router (for the store's gc). */

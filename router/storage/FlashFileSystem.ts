@@ -11,13 +11,13 @@
  * file systems. Writes reserve space before a byte is stored, so free space never goes
  * negative and a refused or failed write leaves nothing behind.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Clock } from '../../lab/clock/LabClock.ts';
 import type { FileSystemProfile } from '../platforms/profile.ts';
 import type { BlobWriter, ContentStore } from './ContentStore.ts';
-import { type FileEntry, StorageError } from './types.ts';
+import { DamagedContentError, type FileEntry, StorageError } from './types.ts';
 
 export interface FlashFileSystemOptions {
   /** Prefix without colon: `bootflash`, `flash0`, `slot0`. */
@@ -33,6 +33,8 @@ export interface FlashFileSystemOptions {
   clock: Clock;
   /** Platform family: picks the no-space wording and the directory block size. */
   family?: 'iosxe' | 'ios';
+  /** Told when a file's stored content turns out missing or damaged (the router logs it). */
+  onDamage?: (file: string, error: DamagedContentError) => void;
 }
 
 /** An open file being written; nothing is visible until `commit`. */
@@ -43,7 +45,7 @@ export interface FlashWriter {
   abort(): Promise<void>;
 }
 
-interface MetaNode {
+export interface MetaNode {
   name: string;
   dir?: true;
   size: number;
@@ -56,7 +58,7 @@ interface MetaNode {
   children?: MetaNode[];
 }
 
-interface MetaFile {
+export interface MetaFile {
   version: 1;
   nextInode: number;
   root: MetaNode;
@@ -83,6 +85,12 @@ export class FlashFileSystem {
   private readonly metaPath: string;
   private readonly clock: Clock;
   private meta: MetaFile;
+  private readonly onDamage?: FlashFileSystemOptions['onDamage'];
+  /**
+   * Set when the metadata file could not be read at start: what was wrong and what was
+   * done (the damaged file kept as `<file>.corrupt-<ms>`, this file system started empty).
+   */
+  readonly loadProblem?: { file: string; keptAs: string; reason: string };
   private used = 0;
   /** Space promised to writers that have not committed yet. */
   private reserved = 0;
@@ -99,7 +107,10 @@ export class FlashFileSystem {
     this.store = opts.store;
     this.metaPath = opts.metaPath;
     this.clock = opts.clock;
-    this.meta = this.load();
+    this.onDamage = opts.onDamage;
+    const loaded = this.load();
+    this.meta = loaded.meta;
+    this.loadProblem = loaded.problem;
     this.used = this.chargeTree(this.meta.root);
   }
 
@@ -159,8 +170,21 @@ export class FlashFileSystem {
     return out;
   }
 
+  /** The file's bytes; a missing or damaged content fails the read with `I/O error`. */
   openRead(path: string): Readable {
-    return this.store.open(this.fileNode(path).hash!);
+    const node = this.fileNode(path);
+    const stream = this.store.read(node.hash!, node.size);
+    stream.once('error', (e) => this.noteDamage(path, e));
+    return stream;
+  }
+
+  /**
+   * Reads the file end to end and checks it against its content hash (boot, verify): throws
+   * StorageError('I/O error') when the stored bytes are missing, short or wrong.
+   */
+  async verifyContent(path: string, opts: { sha512?: boolean } = {}): Promise<{ md5: string; sha512?: string }> {
+    const node = this.fileNode(path);
+    return this.guard(path, this.store.verify(node.hash!, node.size, opts));
   }
 
   /** The file's content hash (sha256) in the lab's content store. */
@@ -172,9 +196,14 @@ export class FlashFileSystem {
   async readHead(path: string, bytes: number): Promise<Buffer> {
     const node = this.fileNode(path);
     if (bytes <= 0 || node.size === 0) return Buffer.alloc(0);
-    const chunks: Buffer[] = [];
-    for await (const c of this.store.open(node.hash!, { start: 0, end: Math.min(bytes, node.size) - 1 })) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
+    return this.guard(
+      path,
+      (async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of this.store.read(node.hash!, node.size, { start: 0, end: Math.min(bytes, node.size) - 1 })) chunks.push(c as Buffer);
+        return Buffer.concat(chunks);
+      })(),
+    );
   }
 
   async readText(path: string): Promise<string> {
@@ -183,14 +212,27 @@ export class FlashFileSystem {
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  /** md5 of the file's bytes (computed from the content when it was stored). */
-  md5(path: string): Promise<string> {
-    return this.store.md5(this.fileNode(path).hash!);
+  /** md5 of the file's bytes, read end to end and checked against the content hash. */
+  async md5(path: string): Promise<string> {
+    return (await this.verifyContent(path)).md5;
   }
 
-  /** Any other digest is computed from the stored bytes each time (`verify /sha512`). */
-  digest(path: string, algorithm: 'sha512'): Promise<string> {
-    return this.store.digest(this.fileNode(path).hash!, algorithm);
+  /** `verify /sha512`: from the same checked read. */
+  async digest(path: string, algorithm: 'sha512'): Promise<string> {
+    return (await this.verifyContent(path, { [algorithm]: true })).sha512!;
+  }
+
+  private noteDamage(path: string, e: unknown): void {
+    if (e instanceof DamagedContentError) this.onDamage?.(`${this.prefix}${path}`, e);
+  }
+
+  private async guard<T>(path: string, p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      this.noteDamage(path, e);
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- writing
@@ -209,7 +251,7 @@ export class FlashFileSystem {
     const initial = this.fileCharge(Math.max(0, expectedSize));
     if (initial > this.freeBytes) throw new StorageError(this.noSpaceReason);
     this.reserved += initial;
-    return new Writer(this, segs, this.store.createWriter(), initial);
+    return new Writer(this, segs, this.store.createWriter(), initial, this.store);
   }
 
   async writeText(path: string, text: string): Promise<FileEntry> {
@@ -331,6 +373,7 @@ export class FlashFileSystem {
     const before = this.used;
     const purge = (n: MetaNode) => {
       if (!n.children) return;
+      for (const c of n.children) if (c.deleted) this.dropped(c);
       n.children = n.children.filter((c) => !c.deleted);
       n.children.forEach(purge);
     };
@@ -382,6 +425,7 @@ export class FlashFileSystem {
       // Replace in place: the directory keeps its order.
       children[children.indexOf(old)] = node;
       this.used -= this.charge(old);
+      if (old.hash !== hash) this.dropped(old);
     } else {
       // Class-B keeps the old copy as a deleted entry until squeeze, as the hardware did.
       if (old) old.deleted = true;
@@ -438,6 +482,13 @@ export class FlashFileSystem {
     const parent = this.find(segs.slice(0, -1))!;
     parent.children = parent.children!.filter((c) => c !== node);
     this.used -= this.chargeTree(node);
+    this.dropped(node);
+  }
+
+  /** Tells the store which blobs a removed subtree referenced (collected once nobody else does). */
+  private dropped(node: MetaNode): void {
+    if (node.hash) this.store.unreferenced(node.hash);
+    node.children?.forEach((c) => this.dropped(c));
   }
 
   private dirCharge(): number {
@@ -454,18 +505,19 @@ export class FlashFileSystem {
     return total;
   }
 
-  private load(): MetaFile {
+  private load(): { meta: MetaFile; problem?: FlashFileSystem['loadProblem'] } {
     const fresh: MetaFile = { version: 1, nextInode: 1, root: { name: '', dir: true, size: 0, mtime: this.clock.now().getTime(), inode: 0, children: [] } };
-    if (!existsSync(this.metaPath)) return fresh;
-    try {
-      const m = JSON.parse(readFileSync(this.metaPath, 'utf8')) as MetaFile;
-      if (m.version !== 1 || !m.root?.dir) throw new Error('bad metadata');
-      return m;
-    } catch {
-      // An unreadable index must not stop the lab: keep it for inspection and start empty.
-      renameSync(this.metaPath, `${this.metaPath}.corrupt-${Date.now()}`);
-      return fresh;
-    }
+    // A save killed before its rename leaves its temp file; the metadata beside it is whole.
+    rmSync(`${this.metaPath}.tmp`, { force: true });
+    if (!existsSync(this.metaPath)) return { meta: fresh };
+    const parsed = parseMetadata(readFileSync(this.metaPath, 'utf8'));
+    if (typeof parsed !== 'string') return { meta: parsed };
+    const reason = parsed;
+    // An unreadable index must not stop the lab: keep it for inspection, start empty, and
+    // say so (the router logs it, `flashlab up` prints it, `flashlab doctor` explains it).
+    const keptAs = `${this.metaPath}.corrupt-${Date.now()}`;
+    renameSync(this.metaPath, keptAs);
+    return { meta: fresh, problem: { file: this.metaPath, keptAs, reason } };
   }
 
   /** Writes the metadata atomically (temp file + rename), so a crash never leaves half a JSON. */
@@ -485,6 +537,7 @@ class Writer implements FlashWriter {
     private readonly segs: string[],
     private readonly blob: BlobWriter,
     private reservation: number,
+    private readonly store: ContentStore,
   ) {}
 
   get bytesWritten(): number {
@@ -517,7 +570,12 @@ class Writer implements FlashWriter {
       // The reservation covered this file; hand it back just before the real charge lands.
       this.fs.release(this.reservation);
       this.reservation = 0;
-      return this.fs.install(this.segs, info.hash, info.size);
+      // finish() pinned the blob; once the tree references it, the pin can go.
+      try {
+        return this.fs.install(this.segs, info.hash, info.size);
+      } finally {
+        this.store.release(info.hash);
+      }
     } catch (e) {
       this.fs.release(this.reservation);
       this.reservation = 0;
@@ -533,6 +591,49 @@ class Writer implements FlashWriter {
     this.reservation = 0;
     await this.blob.abort();
   }
+}
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+/**
+ * A metadata file's tree, or why its text cannot be used: not JSON, not this
+ * format, or a node whose numbers would break the accounting (a size that is not a finite
+ * count, a file without a content hash). Iterative: no recursion on a hostile depth.
+ */
+export function parseMetadata(text: string): MetaFile | string {
+  let m: MetaFile;
+  try {
+    m = JSON.parse(text) as MetaFile;
+  } catch (e) {
+    return `not valid JSON (${(e as Error).message})`;
+  }
+  if (typeof m !== 'object' || m === null || m.version !== 1 || !m.root?.dir) return 'not a flash metadata file (version 1 with a root directory)';
+  if (!Number.isSafeInteger(m.nextInode) || m.nextInode < 0) return 'bad nextInode';
+  const stack: [MetaNode, string][] = [[m.root, '']];
+  while (stack.length) {
+    const [n, at] = stack.pop()!;
+    const where = at || '/';
+    if (typeof n !== 'object' || n === null || typeof n.name !== 'string') return `entry under ${where} has no name`;
+    if (!Number.isSafeInteger(n.size) || n.size < 0) return `${where}: size is not a byte count`;
+    if (!Number.isFinite(n.mtime)) return `${where}: time is not a number`;
+    if (n.dir) {
+      if (n.children !== undefined && !Array.isArray(n.children)) return `${where}: children is not a list`;
+      for (const c of n.children ?? []) stack.push([c, `${at}/${typeof c?.name === 'string' ? c.name : '?'}`]);
+    } else if (typeof n.hash !== 'string' || !HASH_RE.test(n.hash)) return `${where}: file has no content hash`;
+  }
+  return m;
+}
+
+/** Every file a metadata tree names, with its content hash and size (for `flashlab doctor`). */
+export function metadataFiles(m: MetaFile): { path: string; hash: string; size: number; deleted: boolean }[] {
+  const out: { path: string; hash: string; size: number; deleted: boolean }[] = [];
+  const stack: [MetaNode, string, boolean][] = [[m.root, '', false]];
+  while (stack.length) {
+    const [n, at, deleted] = stack.pop()!;
+    if (n.hash) out.push({ path: at.replace(/^\//, ''), hash: n.hash, size: n.size, deleted: deleted || n.deleted === true });
+    for (const c of n.children ?? []) stack.push([c, `${at}/${c.name}`, deleted || n.deleted === true]);
+  }
+  return out;
 }
 
 /** Splits a path into tree keys: `/`-separated, `.` dropped, `..` stops at the root. */

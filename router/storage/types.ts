@@ -26,9 +26,41 @@ export class StorageError extends Error {
       | 'No space left on device'
       | 'Invalid argument'
       | 'Permission denied'
-      | 'No device available',
+      | 'No device available'
+      | 'I/O error',
   ) {
     super(reason);
     this.name = 'StorageError';
+  }
+}
+
+/** What is wrong with a file's stored content. */
+export type ContentProblem = 'missing' | 'truncated' | 'wrong size' | 'corrupt';
+
+/**
+ * A file whose content in the lab's store is gone or damaged. The router prints IOS's
+ * `(I/O error)`; `problem` and `hash` are for the lab's own report (never a host path).
+ */
+export class DamagedContentError extends StorageError {
+  constructor(
+    readonly hash: string,
+    readonly problem: ContentProblem,
+    readonly expectedSize?: number,
+    readonly actualSize?: number,
+  ) {
+    super('I/O error');
+    this.name = 'DamagedContentError';
+  }
+
+  /** One line for the lab's log and for `flashlab` (the file is named by the caller). */
+  describe(): string {
+    const sizes = this.actualSize !== undefined && this.expectedSize !== undefined ? ` (${this.actualSize} of ${this.expectedSize} bytes)` : '';
+    const what =
+      this.problem === 'missing'
+        ? 'its content is missing from the store'
+        : this.problem === 'corrupt'
+          ? 'its content does not match its checksum'
+          : `its content is ${this.problem}${sizes}`;
+    return `${what} [blob ${this.hash.slice(0, 12)}]`;
   }
 }

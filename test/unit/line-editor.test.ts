@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CliEngine } from '../../router/cli/CliEngine.ts';
-import { CliSession } from '../../router/cli/CliSession.ts';
+import { CliSession, MAX_LINE_LENGTH } from '../../router/cli/CliSession.ts';
 import { Dialogs } from '../../router/cli/dialogs.ts';
 import type { Feature } from '../../router/cli/types.ts';
 import { LineEditor } from '../../router/access/LineEditor.ts';
@@ -67,6 +67,7 @@ const feature: Feature<Ctx> = {
     { mode: 'config', syntax: 'hostname <name>', help: { hostname: 'Set system name' }, run: (c) => void (c.router.hostname = c.args.name!) },
     { mode: 'config', syntax: 'end', help: { end: 'Exit from configure mode' }, run: (c) => c.session.exitMode(true) },
     { mode: 'user', syntax: 'exit', help: { exit: 'Exit from the EXEC' }, run: (c) => c.session.close() },
+    { mode: 'user', syntax: 'show dots', help: { dots: 'Progress marks, then a line' }, run: (c) => (c.write('...'), c.print('done')) },
   ],
 };
 
@@ -105,10 +106,16 @@ class FakeTerminal {
 /** Lets promise chains inside the session and the editor's deferred checks run. */
 const settle = () => new Promise((r) => setTimeout(r, 5));
 
-async function setup(opts: { length?: number } = {}) {
+async function setup(opts: { length?: number; write?: (t: string) => boolean; flow?: (reading: boolean) => void } = {}) {
   const term = new FakeTerminal();
   const ctx: Ctx = { hostname: 'R1' };
-  const editor = new LineEditor({ write: (t) => term.write(t) });
+  const editor = new LineEditor({
+    write: (t) => {
+      term.write(t);
+      return opts.write?.(t) ?? true;
+    },
+    flow: opts.flow,
+  });
   const session = new CliSession<Ctx>(
     { engine, context: ctx, hostname: () => ctx.hostname },
     { user: 'admin', lineName: 'vty0', privilege: 1, interactive: true, out: (t) => editor.output(t), notify: (l) => editor.notify(l) },
@@ -404,4 +411,73 @@ describe('LineEditor', () => {
     await settle();
     expect(t.term.raw.length).toBe(len);
   });
+
+  it('drops unknown escape sequences whole, and a byte outside the grammar ends one as the key it is', async () => {
+    const t = await setup();
+    // ESC O then Enter: the Enter counts.
+    t.type('show test\x1bO\r');
+    await settle();
+    expect(t.term.raw).toContain('R1>show test\r\ntest output\r\nR1>');
+    // ESC [ then Ctrl-C: the Ctrl-C counts.
+    t.type('show te\x1b[\x03');
+    expect(t.term.raw.endsWith('^C\r\nR1>')).toBe(true);
+    // An unknown CSI (parameters, intermediate, final) and a runaway one are dropped whole.
+    t.type('\x1b[1;5Zsh\x1b[' + '9'.repeat(200) + '~ow test\r');
+    await settle();
+    expect(t.term.raw.endsWith('R1>show test\r\ntest output\r\nR1>')).toBe(true);
+    // ESC ESC [ D: the second ESC starts the sequence; left arrow moves the cursor.
+    t.type('show tst\x1b\x1b[D\x1b[De\r');
+    await settle();
+    expect(t.term.raw.endsWith('test output\r\nR1>')).toBe(true);
+  });
+
+  it('takes no more than the line length, ringing the bell', async () => {
+    const t = await setup();
+    t.type('show echo ' + 'a'.repeat(2000));
+    expect(t.editor.line.length).toBe(MAX_LINE_LENGTH);
+    expect(t.term.raw).toContain('\x07');
+    t.type('\r');
+    await settle();
+    expect(t.term.raw).toContain(`echo:${'a'.repeat(MAX_LINE_LENGTH - 'show echo '.length)}\r\n`);
+  });
+
+  it('stops reading while the terminal has not taken the output, and reads again once drained', async () => {
+    let full = false;
+    const flow: boolean[] = [];
+    const t = await setup({ write: () => !full, flow: (r) => flow.push(r) });
+    full = true;
+    t.type('?'.repeat(1000));
+    // The first ? filled the terminal: the other 999 wait, and reading stopped.
+    expect(t.term.raw.split('Show running system information').length - 1).toBe(1);
+    expect(flow).toEqual([false]);
+    full = false;
+    t.editor.drained();
+    expect(t.term.raw.split('Show running system information').length - 1).toBe(1000);
+    expect(flow).toEqual([false, true]);
+  });
+
+  it('stops reading when the type-ahead is full, and reads again as it drains', async () => {
+    const flow: boolean[] = [];
+    const t = await setup({ flow: (r) => flow.push(r) });
+    t.type('wait\r');
+    await settle();
+    t.type('show test\r'.repeat(1000));
+    expect(flow).toEqual([false]);
+    t.ctx.release!();
+    await settle();
+    await settle();
+    expect(flow).toEqual([false, true]);
+    expect(t.term.raw.split('test output').length - 1).toBe(1000);
+  });
+
+  it('a command that ends without a newline (progress marks) still gives the prompt, on its own line', async () => {
+    const t = await setup();
+    t.type('show dots | include nothing\r');
+    await settle();
+    expect(t.term.raw.endsWith('...\r\nR1>')).toBe(true);
+    t.type('show test\r');
+    await settle();
+    expect(t.term.raw.endsWith('test output\r\nR1>')).toBe(true);
+  });
 });
+

@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestRouter, type TestRouter } from '../../../test/helpers/router.ts';
+import { SealedEgress } from '../../net/Egress.ts';
 import type { Router, RouterEnv } from '../../Router.ts';
 import { TransferError, type Download, type TransferClient, type TransferEndpoint } from '../../transfer/types.ts';
 import { copyConfig, tuneCopy } from './index.ts';
@@ -87,11 +88,18 @@ afterEach(() => {
   for (const t of routers.splice(0)) rmSync(t.dir, { recursive: true, force: true });
 });
 
+/**
+ * Where the fake servers "stand": the seed's own example addresses, declared as this
+ * unit lab's hosts so the router's seal lets copies reach the fakes (no socket is opened).
+ */
+const FAKE_LAB_HOSTS = ['10.1.1.1', '10.7.7.7', '10.9.9.9', '10.1.6.243', '172.23.1.129'];
+
 async function lab(opts: { platform?: string; fsSizes?: Record<string, number>; servicePort?: RouterEnv['servicePort'] } = {}) {
   const tftp = new FakeClient('tftp');
   const ftp = new FakeClient('ftp');
   const { servicePort, ...rest } = opts;
-  const t = await makeTestRouter({ ...rest, env: { transfer: { tftp, ftp }, ...(servicePort ? { servicePort } : {}) } });
+  const egress = new SealedEgress({ owner: 'R1', labAddresses: () => FAKE_LAB_HOSTS });
+  const t = await makeTestRouter({ ...rest, env: { transfer: { tftp, ftp }, egress, ...(servicePort ? { servicePort } : {}) } });
   routers.push(t);
   return { t, r: t.router, tftp, ftp, run: t.run };
 }
@@ -559,5 +567,25 @@ describe('odd commands', () => {
   it('copy running-config startup-config stays with the system feature', async () => {
     const { run } = await lab();
     expect(await run('copy running-config startup-config', '')).toContain('[OK]');
+  });
+});
+
+describe('the seal', () => {
+  it('a copy to an address outside the lab never reaches a client and times out on the lab clock', async () => {
+    const { t, tftp, ftp, run } = await lab();
+    await put(t.router, 'bootflash:x', bytes(1000));
+    const before = snapshot(t.router);
+    const pending = run('copy tftp://192.0.2.9/image.bin bootflash:', '');
+    await new Promise((r) => setTimeout(r, 20));
+    t.clock.advance(60_000);
+    const out = await pending;
+    expect(out).toContain('%Error opening tftp://192.0.2.9/image.bin (Timed out)');
+    const up = run('configure terminal', 'ip tcp synwait-time 5', 'end', 'copy bootflash:x ftp://u:p@192.0.2.9/x', '', '');
+    await new Promise((r) => setTimeout(r, 20));
+    t.clock.advance(5_000);
+    expect(await up).toContain('%Error opening ftp://*****:*****@192.0.2.9/x (Timed out)');
+    expect(tftp.calls).toEqual([]);
+    expect(ftp.calls).toEqual([]);
+    expect(snapshot(t.router)).toEqual(before);
   });
 });

@@ -17,12 +17,18 @@ export const coreFeature: Feature<Router> = {
       help: { enable: 'Turn on privileged commands', level: 'Enable level' },
       async run(ctx) {
         const r = ctx.router;
+        const level = Number(ctx.args.level ?? 15);
+        // IOS asks for the secret only to raise the level: at 15, `enable` does nothing.
+        if (level <= ctx.session.privilege) {
+          if (level < ctx.session.privilege) ctx.session.setPrivilege(level);
+          return;
+        }
         if (!r.system.enableSecret) throw new CliError('% No password set');
         // Three tries, then IOS gives up with "% Bad secrets".
         for (let i = 0; i < 3; i++) {
           const pw = await ctx.ask(Dialogs.password());
           if (typeof pw === 'string' && r.checkEnableSecret(pw)) {
-            ctx.session.setPrivilege(Number(ctx.args.level ?? 15));
+            ctx.session.setPrivilege(level);
             return;
           }
         }

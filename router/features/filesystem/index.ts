@@ -262,10 +262,10 @@ async function more(ctx: Ctx): Promise<void> {
   const entry = loc.fs.stat(loc.path);
   if (!entry) throw new CliError(`%Error opening ${name} (No such file or directory)`);
   if (entry.isDir) throw new CliError(`%Error opening ${name} (Is a directory)`);
-  const head = await loc.fs.readHead(loc.path, 8192);
+  const head = await attempt('opening', name, () => loc.fs.readHead(loc.path, 8192));
   // Binary content (images) is refused rather than dumped (INV: IOS would print raw bytes).
   if (entry.size > MORE_LIMIT || head.includes(0)) throw new CliError(`%Error opening ${name} (Invalid argument)`);
-  const text = await loc.fs.readText(loc.path);
+  const text = await attempt('reading', name, () => loc.fs.readText(loc.path));
   ctx.print(text.replace(/\r?\n$/, '').replace(/\r\n/g, '\n'));
 }
 
@@ -303,8 +303,8 @@ async function verifyFile(ctx: Ctx, algorithm: 'md5' | 'sha512'): Promise<void> 
   const entry = loc.fs.stat(loc.path);
   if (!entry) throw new CliError(`%Error opening ${fullName(loc)} (No such file or directory)`);
   if (entry.isDir) throw new CliError(`%Error opening ${fullName(loc)} (Is a directory)`);
-  // The md5 was computed from the real bytes when they were stored; IOS prints dots while it reads.
-  const md5 = algorithm === 'md5' ? await loc.fs.md5(loc.path) : await loc.fs.digest(loc.path, algorithm);
+  // Read end to end and checked against the stored content's hash: a damaged file is `I/O error`.
+  const md5 = await attempt('reading', fullName(loc), () => (algorithm === 'md5' ? loc.fs.md5(loc.path) : loc.fs.digest(loc.path, algorithm)));
   ctx.write(progressMarks(entry.size, '.'));
   ctx.print('Done!');
   // The file is named as typed when it had a prefix (`bootflash:test1.bin`), else with the device's.

@@ -11,6 +11,10 @@ import { ConfigOrder } from '../configOrder.ts';
 
 type Ctx = CommandContext<Router>;
 
+/** `line vty 0 4` exists on every router; `line vty 5 <n>` may add lines up to this one. */
+const DEFAULT_VTY_LAST = 4;
+const MAX_VTY = 1000;
+
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
 
 /** Has the configuration changed since the last boot or save? (reload's Save? question) */
@@ -40,8 +44,12 @@ function parseClockSet(time: string, a: string, b: string, year: string): Date |
   if (!t) return undefined;
   const [day, month] = /^\d+$/.test(a) ? [a, b] : [b, a];
   const mi = MONTHS.findIndex((m) => m.startsWith(month!.toLowerCase()) && month!.length >= 3);
-  if (mi < 0 || !/^\d+$/.test(day!)) return undefined;
-  return new Date(Date.UTC(Number(year), mi, Number(day), Number(t[1]), Number(t[2]), Number(t[3])));
+  if (mi < 0 || !/^\d{1,2}$/.test(day!)) return undefined;
+  const [h, m, sec, d] = [Number(t[1]), Number(t[2]), Number(t[3]), Number(day)];
+  if (h > 23 || m > 59 || sec > 59 || d < 1) return undefined;
+  const at = new Date(Date.UTC(Number(year), mi, d, h, m, sec));
+  // 31 February would roll into March: refused, as is any field out of range.
+  return at.getUTCDate() === d ? at : undefined;
 }
 
 export const systemFeature: Feature<Router> = {
@@ -235,7 +243,27 @@ export const systemFeature: Feature<Router> = {
       syntax: 'line {con|console|vty|aux} <first:0-1000> [<last:0-1000>]',
       help: { line: 'Configure a terminal line' },
       run(ctx) {
+        // `line vty 0 15` creates the vty lines up to 15: SSH then takes 16 sessions.
+        if (ctx.has('vty')) {
+          const first = Number(ctx.args.first);
+          const last = Number(ctx.args.last ?? first);
+          if (last < first) throw new CliError('%Invalid line range');
+          if (last > MAX_VTY) throw new CliError(`%Invalid line range: vty lines are 0 to ${MAX_VTY}`);
+          const s = ctx.router.system;
+          s.vtyLast = Math.max(s.vtyLast, last);
+        }
         ctx.enterMode('config-line');
+      },
+    },
+    {
+      mode: 'config',
+      syntax: 'no line vty <first:0-1000> [<last:0-1000>]',
+      run(ctx) {
+        // Lines 0-4 always exist, as on IOS; removing from `first` up drops the rest.
+        const first = Number(ctx.args.first);
+        if (first < DEFAULT_VTY_LAST + 1) throw new CliError(`%Can't delete lines 0 to ${DEFAULT_VTY_LAST}`);
+        const s = ctx.router.system;
+        s.vtyLast = Math.min(s.vtyLast, first - 1);
       },
     },
     // The line settings the lab's routers always have; accepted so saved configs replay cleanly.
@@ -349,7 +377,19 @@ export const systemFeature: Feature<Router> = {
       },
       { order: ConfigOrder.hostname, lines: ['!', `hostname ${s.hostname}`, '!'] },
       { order: ConfigOrder.end, lines: ['!', 'end'] },
-      { order: ConfigOrder.line, lines: ['!', 'line con 0', ' stopbits 1', 'line vty 0 4', ' login local', ' transport input ssh', '!'] },
+      {
+        order: ConfigOrder.line,
+        lines: [
+          '!',
+          'line con 0',
+          ' stopbits 1',
+          'line vty 0 4',
+          ' login local',
+          ' transport input ssh',
+          ...(s.vtyLast > DEFAULT_VTY_LAST ? [`line vty ${DEFAULT_VTY_LAST + 1} ${s.vtyLast}`, ' login local', ' transport input ssh'] : []),
+          '!',
+        ],
+      },
     ];
     const enable: string[] = [];
     if (s.loggingBuffered) enable.push(`logging buffered ${s.loggingBuffered.size}${s.loggingBuffered.level ? ' ' + s.loggingBuffered.level : ''}`);

@@ -35,7 +35,7 @@ export function showVersion(r: Router): string[] {
   const version = r.softwareVersion();
   const header = r.runningImage?.image.header;
   const imageId = header ? `${p.software.imageId.replace(/UNIVERSALK9/, header.featureSet.toUpperCase())}` : sw.imageId;
-  const uptime = formatUptime(r.clock.now().getTime() - (r.bootedAt ?? r.clock.now()).getTime());
+  const uptime = formatUptime(r.uptimeMs());
   const out: string[] = [];
   if (p.family === 'iosxe') {
     out.push(`Cisco IOS XE Software, Version ${xePadded(version)}`);
