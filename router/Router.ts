@@ -518,12 +518,19 @@ export class Router {
     const def = this.fs.default;
     for (const e of def.list('')) {
       if (e.isDir) continue;
+      const url = `${def.name}:${e.path}`;
       // Only files that are images for this platform are candidates; others are not "located".
-      const head = await def.readHead(e.path, HEADER_PROBE_BYTES);
+      let head: Buffer;
+      try {
+        head = await def.readHead(e.path, HEADER_PROBE_BYTES);
+      } catch (err) {
+        if (!(err instanceof StorageError)) throw err;
+        reasons.push(`${url}: ${err.reason}`);
+        continue;
+      }
       const image = parseImage(head);
       if (!image || image.header.platform !== this.platform.imagePlatform || image.header.kind === 'rommon') continue;
       this.console(`Located ${e.path}`);
-      const url = `${def.name}:${e.path}`;
       const r = await this.loadableImage(url);
       if ('image' in r) return r;
       reasons.push(`${url}: ${r.error}`);
