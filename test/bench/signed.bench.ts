@@ -28,7 +28,7 @@ import { makeSignedImage } from '../helpers/signing.ts';
 import { benchMiB, median, ratio, table } from './common.ts';
 import type { ChildResult } from './lab.child.ts';
 
-const RUNS = 3;
+const RUNS = Math.max(1, Math.min(9, Number(process.env.FLASHLAB_BENCH_RUNS ?? 3) || 3));
 const GOAL_SECONDS = 10;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
