@@ -123,6 +123,9 @@ export class RouterSshServer {
     }
     this.clients.add(client);
     client.on('close', () => this.clients.delete(client));
+    // A terminal answers each key: Nagle's algorithm would hold an echo for the peer's
+    // delayed ACK (40 ms and more), as OpenSSH avoids for interactive sessions.
+    (client as Connection & { setNoDelay?(on: boolean): void }).setNoDelay?.(true);
     let user = '';
     let failures = 0;
     const guard = this.opts.loginGuard;
@@ -256,8 +259,7 @@ export class RouterSshServer {
       const channel = accept();
       // scp pushes/pulls (Netmiko, Ansible net_put) speak the scp protocol, not CLI lines.
       if (/^\s*scp\s/.test(info.command)) {
-        const r = this.opts.router;
-        void scpExec(r, info.command, channel, r.system.users.get(user)?.privilege ?? 1);
+        this.runScp(client, channel, user, info.command);
         return;
       }
       void this.runExec(client, channel, user, peer, info.command);
@@ -347,6 +349,21 @@ export class RouterSshServer {
     return session;
   }
 
+  /** An scp transfer holds a vty line while it runs, as on IOS (it is an exec session there). */
+  private runScp(client: Connection, channel: ServerChannel, user: string, command: string): void {
+    const vty = this.takeVty();
+    if (vty === undefined) return this.refuse(client, channel);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.vtys.delete(vty);
+    };
+    channel.once('close', release);
+    const r = this.opts.router;
+    void scpExec(r, command, channel, r.system.users.get(user)?.privilege ?? 1).finally(release);
+  }
+
   /**
    * `ssh router "cmd"`: each line runs in turn, no prompts, no paging, exit status 0. The
    * connection stays up for the client to close, so one connection may run several.
@@ -365,8 +382,28 @@ export class RouterSshServer {
     };
     channel.on('close', hangUp);
     client.on('close', hangUp);
+    // Back-pressure: while the client has not taken what was written (its window is shut
+    // and the channel holds its high-water mark), the session runs no further line.
+    let drained: Promise<void> | undefined;
+    const backlog = (): Promise<void> | undefined => {
+      if (closed || channel.writableLength < channel.writableHighWaterMark) return undefined;
+      drained ??= new Promise<void>((resolve) => {
+        const done = () => {
+          channel.removeListener('drain', done);
+          channel.removeListener('close', done);
+          client.removeListener('close', done);
+          drained = undefined;
+          resolve();
+        };
+        channel.on('drain', done);
+        channel.on('close', done);
+        client.on('close', done);
+      });
+      return drained;
+    };
     try {
       session = this.opts.router.openSession({
+        backlog,
         user,
         lineName: `vty${vty}`,
         peer,

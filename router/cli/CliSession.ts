@@ -48,6 +48,11 @@ export interface SessionOptions {
   noPrompt?: boolean;
   /** Shows an unsolicited line (the access layer redraws the typed input after it). */
   notify?: (line: string) => void;
+  /**
+   * Back-pressure for sessions fed all their lines at once (an exec channel): a promise while
+   * the output already written is not drained; the next line runs once it settles.
+   */
+  backlog?: () => Promise<void> | undefined;
 }
 
 interface ModeFrame {
@@ -263,6 +268,17 @@ export class CliSession<C> {
         continue;
       }
       if (this.busy) return;
+      if (this.closed) break;
+      const backlog = this.opts.backlog?.();
+      if (backlog) {
+        // Held as if running, so idle() waits and dialog answers stay queued in order.
+        this.busy = true;
+        void backlog.finally(() => {
+          this.busy = false;
+          this.pump();
+        });
+        return;
+      }
       const line = this.queue.shift()!;
       this.atLineStart = true;
       this.busy = true;

@@ -1,10 +1,18 @@
 /**
  * Output modifiers after `|` (`show run | include hostname`), as IOS applies them to a
- * command's printed lines. Automation leans on these (`| i`, `| sec`, `| count`).
+ * command's printed lines. Automation leans on these (`| i`, `| sec`, `| count`). Patterns
+ * are IOS regular expressions, matched in linear time (iosRegex.ts says why).
  */
+import { IosRegex, IosRegexError } from './iosRegex.ts';
+
+/** What a filter needs of a pattern. */
+interface LineTest {
+  test(line: string): boolean;
+}
+
 export type OutputFilter = (lines: string[]) => string[];
 
-const FILTERS: Record<string, (re: RegExp) => OutputFilter> = {
+const FILTERS: Record<string, (re: LineTest) => OutputFilter> = {
   include: (re) => (lines) => lines.filter((l) => re.test(l)),
   exclude: (re) => (lines) => lines.filter((l) => !re.test(l)),
   begin: (re) => (lines) => {
@@ -42,11 +50,13 @@ export function parsePipe(line: string): PipeParse {
   if (names.length !== 1) return { kind: 'invalid', column: filterCol };
   const pattern = rest!.trim();
   if (!pattern && names[0] !== 'count') return { kind: 'incomplete' };
-  let re: RegExp;
+  let re: IosRegex;
   try {
-    re = new RegExp(pattern || '.*');
-  } catch {
-    return { kind: 'invalid', column: line.length - rest!.length };
+    re = new IosRegex(pattern || '.*');
+  } catch (e) {
+    // The caret goes under the character that broke the pattern, as IOS marks a bad regexp.
+    const offset = e instanceof IosRegexError ? Math.min(e.offset, pattern.length) : 0;
+    return { kind: 'invalid', column: line.length - rest!.length + offset };
   }
   return { kind: 'ok', command: command!, filter: FILTERS[names[0]!]!(re) };
 }
