@@ -169,6 +169,35 @@ export async function signedDigest(stream: Readable, image: Pick<ParsedImage, 'e
   return h.digest();
 }
 
+/**
+ * The same digest read straight from a file into one reused buffer: about twice the speed of
+ * a read stream (no allocation per chunk), which is what lets verification keep pace with
+ * `openssl dgst`. The envelope slot is skipped by reading around it.
+ */
+export async function signedDigestOfFile(file: string, image: Pick<ParsedImage, 'envelopeOffset' | 'payloadOffset'>): Promise<Buffer> {
+  const h = createHash('sha512');
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (const [start, end] of [
+      [0, image.envelopeOffset],
+      [image.payloadOffset, Number.POSITIVE_INFINITY],
+    ] as const) {
+      let pos = start;
+      while (pos < end) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+        if (bytesRead === 0) break;
+        // update() consumes the bytes before the next read refills the buffer.
+        h.update(buf.subarray(0, bytesRead));
+        pos += bytesRead;
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest();
+}
+
 /** Writes the envelope for an already written image file (its slot must be zeros). */
 export async function signImageFile(path: string, imageType: SignedImageType, signer: Signer, digest: Buffer): Promise<void> {
   const fh = await open(path, 'r+');

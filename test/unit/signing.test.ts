@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseKeyName, SigningAuthority } from '../../lab/signing/SigningAuthority.ts';
 import { verifyWithStorage } from '../../router/features/authenticity/verify.ts';
-import { decodeEnvelope, encodeEnvelope, envelopeOf, publicKeyOf, signDigest, signerInfo, verifyDigest } from '../../router/image/envelope.ts';
+import { decodeEnvelope, encodeEnvelope, envelopeOf, publicKeyOf, signDigest, signedDigestOfFile, signerInfo, verifyDigest } from '../../router/image/envelope.ts';
 import { ENVELOPE_BYTES, HEADER_PROBE_BYTES, parseImage } from '../../router/image/format.ts';
 import { DeviceState } from '../../router/storage/DeviceState.ts';
 import { makeSignedImage, testAuthority } from '../helpers/signing.ts';
@@ -71,6 +71,8 @@ describe('verification against key storage', () => {
     const env = envelopeOf(head, image);
     if (!('envelope' in env)) throw new Error('not signed');
     const digest = createHash('sha512').update(Buffer.concat([bytes.subarray(0, image.envelopeOffset), bytes.subarray(image.payloadOffset)])).digest();
+    // The routers read the file around the envelope slot; the same digest either way.
+    expect(await signedDigestOfFile(file, image)).toEqual(digest);
     const a = testAuthority();
     const keys = [await a.keyRecord(parseKeyName('special:A')), await a.keyRecord(parseKeyName('production:A'))];
     const storage = { primary: keys, backup: keys, rollover: [], revoked: [], rommon: undefined as never };

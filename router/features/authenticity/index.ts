@@ -68,7 +68,7 @@ function runningVerdict(r: Router): { key: KeyRecord; envelope: Envelope } | und
 
 async function bootCheck(r: Router, c: BootCandidate): Promise<string | undefined> {
   const s = storage(r);
-  const v = await verifyImage(c.fs, c.path, c.image, c.head, s);
+  const v = await verifyImage(c.fs, c.path, c.image, c.head, s, r.env.store);
   for (const l of v.lines) r.console(l);
   if (!v.ok) {
     r.log.emit('DIGISIGN', 3, 'VERIFICATION_FAILED', `Boot image ${c.url} refused: ${v.reason}`);
@@ -197,7 +197,7 @@ async function bootImageKey(r: Router, s: KeyStorage): Promise<{ url: string; ve
     const head = await fs.readHead(path, HEADER_PROBE_BYTES);
     const image = parseImage(head);
     if (!image) return { url };
-    return { url, verdict: await verifyImage(fs, path, image, head, s) };
+    return { url, verdict: await verifyImage(fs, path, image, head, s, r.env.store) };
   } catch {
     return { url };
   }
@@ -254,7 +254,7 @@ async function upgradeRommon(ctx: Ctx): Promise<void> {
   const r = ctx.router;
   const f = await readSigned(ctx, ctx.args.path!);
   if (f.image.header.kind !== 'rommon' || f.image.header.platform !== r.platform.imagePlatform) throw new CliError(MESSAGES.notRommon(f.url));
-  const v = await verifyImage(f.loc.fs, f.loc.path, f.image, f.head, storage(r));
+  const v = await verifyImage(f.loc.fs, f.loc.path, f.image, f.head, storage(r), r.env.store);
   if (!v.ok) {
     dbg(r, 'errors', `${f.url}: ${v.reason}`);
     throw new CliError(MESSAGES.rommonBadSig(f.url));
@@ -296,7 +296,7 @@ async function verifySignature(ctx: Ctx): Promise<void> {
   const s = storage(r);
   ctx.print(`Verifying file integrity of ${f.url}`);
   ctx.print('Starting image verification');
-  const digest = await imageDigest(f.loc.fs, f.loc.path, f.image);
+  const digest = await imageDigest(f.loc.fs, f.loc.path, f.image, r.env.store);
   ctx.print('Hash Computation:    100%Done!');
   const block = (title: string, d: Buffer | undefined) => {
     const hex = d ? d.toString('hex') : '(not recoverable with the keys in key storage)';
@@ -305,7 +305,7 @@ async function verifySignature(ctx: Ctx): Promise<void> {
   };
   const keys = [...s.primary, ...s.backup, ...s.rollover];
   ctx.print([...block('Computed Hash   SHA2: ', digest), ...block('Embedded Hash   SHA2: ', embeddedDigest(f.envelope, keys))].join('\n'));
-  const v = await verifyImage(f.loc.fs, f.loc.path, f.image, f.head, s);
+  const v = await verifyImage(f.loc.fs, f.loc.path, f.image, f.head, s, r.env.store);
   if (v.ok) {
     dbg(r, 'key', `${f.url} verified with ${v.key.type} key version ${v.key.version} (${v.storage} key storage)`);
     ctx.print(`Digital signature successfully verified in file ${f.url}`);

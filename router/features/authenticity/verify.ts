@@ -9,7 +9,8 @@
  * hash it once; each still runs its own RSA check against its own key storage.
  */
 import { constants, publicDecrypt } from 'node:crypto';
-import { verifyDigest, publicKeyOf, signedDigest, envelopeOf, type Envelope, type KeyRecord } from '../../image/envelope.ts';
+import { verifyDigest, publicKeyOf, signedDigestOfFile, envelopeOf, type Envelope, type KeyRecord } from '../../image/envelope.ts';
+import type { ContentStore } from '../../storage/ContentStore.ts';
 import type { ParsedImage } from '../../image/format.ts';
 import type { FlashFileSystem } from '../../storage/FlashFileSystem.ts';
 import { keySetId, type KeyStorage } from './keystore.ts';
@@ -24,12 +25,12 @@ function remember<V>(map: Map<string, V>, key: string, value: V): V {
   return value;
 }
 
-/** SHA-512 of an image's signed bytes, read from flash once per distinct content. */
-export function imageDigest(fs: FlashFileSystem, path: string, image: ParsedImage): Promise<Buffer> {
+/** SHA-512 of an image's signed bytes, read from flash (its blob in the store) once per distinct content. */
+export function imageDigest(fs: FlashFileSystem, path: string, image: ParsedImage, store: ContentStore): Promise<Buffer> {
   const blob = fs.blobHash(path);
   const hit = digests.get(blob);
   if (hit) return hit;
-  const p = signedDigest(fs.openRead(path), image);
+  const p = signedDigestOfFile(store.path(blob), image);
   // A read error must not poison the cache for the next attempt.
   p.catch(() => digests.delete(blob));
   return remember(digests, blob, p);
@@ -74,7 +75,7 @@ export function verifyWithStorage(digest: Buffer, envelope: Envelope, revocation
 }
 
 /** Verifies an image file against a key storage, with the content-hash and key-set caches. */
-export async function verifyImage(fs: FlashFileSystem, path: string, image: ParsedImage, head: Buffer, s: KeyStorage): Promise<Verdict & { envelope?: Envelope }> {
+export async function verifyImage(fs: FlashFileSystem, path: string, image: ParsedImage, head: Buffer, s: KeyStorage, store: ContentStore): Promise<Verdict & { envelope?: Envelope }> {
   const env = envelopeOf(head, image);
   if ('error' in env) {
     return env.error === 'unsigned'
@@ -84,7 +85,7 @@ export async function verifyImage(fs: FlashFileSystem, path: string, image: Pars
   const key = `${fs.blobHash(path)}|${env.envelope.signature}|${keySetId(s)}`;
   const cached = verdicts.get(key);
   if (cached) return { ...cached, envelope: env.envelope };
-  const digest = await imageDigest(fs, path, image);
+  const digest = await imageDigest(fs, path, image, store);
   const v = verifyWithStorage(digest, env.envelope, image.header.kind === 'revocation', s);
   return { ...remember(verdicts, key, v), envelope: env.envelope };
 }
