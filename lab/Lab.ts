@@ -16,18 +16,20 @@
  *   lab.server(name)              the FtpServer / TftpServer / DnsServer (logs, faults)
  *   lab.exec(node, lines)         runs CLI lines on a router; resolves to its output
  *   lab.setFaults(node, faults)   replaces a server's faults (camelCase or kebab-case keys)
- *   lab.logs(node)                a server's log entries
+ *   lab.logs(node)                a server's log entries; a router's console and logging buffer
  *   lab.login(node)               the router's SSH login from the topology
  *   lab.servicePort(addr, svc)    the port a service really listens on
  *   await lab.stop()              stops every node; the state folder stays for the next start
  */
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { TranscriptResult } from '../router/access/Transcript.ts';
 import type { Router } from '../router/Router.ts';
 import type { DnsServer } from '../servers/dns/DnsServer.ts';
 import type { FtpServer } from '../servers/ftp/FtpServer.ts';
 import type { TftpServer } from '../servers/tftp/TftpServer.ts';
 import { LabClock } from './clock/LabClock.ts';
+import { labStateDir } from './home.ts';
 import { pidAlive } from './control/client.ts';
 import { ServerNode } from './kinds/ServerNode.ts';
 import { RouterNode } from './kinds/router.ts';
@@ -82,13 +84,7 @@ function wipeState(stateDir: string): void {
 }
 
 /** Where labs keep their state unless told otherwise. */
-export function labHome(home?: string): string {
-  return resolve(home ?? process.env.FLASHLAB_HOME ?? '.flashlab');
-}
-
-export function labStateDir(name: string, opts: { stateDir?: string; home?: string } = {}): string {
-  return opts.stateDir ? resolve(opts.stateDir) : join(labHome(opts.home), name);
-}
+export { labHome, labStateDir } from './home.ts';
 
 /** Labs running in this process, by state folder (a second start on one folder would corrupt it). */
 const running = new Set<string>();
@@ -193,8 +189,15 @@ export class Lab {
 
   logs(node: string): unknown[] {
     const n = this.node(node);
-    if (!n.logs) throw new Error(`node "${node}" is a ${n.kind} node: it keeps no server log`);
+    if (!n.logs) throw new Error(`node "${node}" is a ${n.kind} node: it keeps no log`);
     return n.logs();
+  }
+
+  /** A terminal transcript of `lines` on a router, logged in as a topology user (`flashlab exec`). */
+  transcript(node: string, lines: string[], o: { user?: string; answers?: string[]; yes?: boolean } = {}): Promise<TranscriptResult> {
+    const n = this.node(node);
+    if (!(n instanceof RouterNode)) throw new Error(`node "${node}" is a ${n.kind} node, not a router`);
+    return n.transcript(lines, o);
   }
 
   /** The SSH login the topology gives a router (the first user; lab default admin/admin). */

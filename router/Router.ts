@@ -12,6 +12,7 @@ import type { Dialog } from './cli/dialogs.ts';
 import type { Feature } from './cli/types.ts';
 import type { KeyRecord, KeyType } from './image/envelope.ts';
 import { parseImage, HEADER_PROBE_BYTES, type ParsedImage } from './image/format.ts';
+import { resolveHost } from './net/resolveHost.ts';
 import type { PlatformProfile } from './platforms/profile.ts';
 import type { ContentStore } from './storage/ContentStore.ts';
 import { DeviceState } from './storage/DeviceState.ts';
@@ -77,6 +78,12 @@ export interface SystemConfig {
   nextConfigRegister?: number;
   timezone: { name: string; offsetMinutes: number };
   loggingBuffered?: { size: number; level?: string };
+  /** `transport input` on `line vty 0 4`: the protocols a vty takes. */
+  vtyTransport: ('ssh' | 'telnet')[];
+  /** AAA (`aaa new-model`, local login and exec authorization). */
+  aaa: { newModel: boolean; loginLocal: boolean; execLocal: boolean };
+  /** `ip ssh …`: protocol version (undefined: IOS's 1.99 default), auth timeout and retries. */
+  ssh: { version?: 2; timeoutSec: number; retries: number };
   serviceTimestamps: boolean;
   /** The last vty line configured (`line vty 0 4`: 4); SSH takes no more sessions than lines. */
   vtyLast: number;
@@ -94,6 +101,10 @@ export interface RouterOptions {
   bootSeconds?: number;
   /** Lines applied at first boot when nvram has no startup-config. */
   initialConfig?: string[];
+  /** Interfaces the topology's links connect (their line protocol can come up). */
+  linkedInterfaces?: string[];
+  /** Prefix length of the lab subnet the management interface sits in. */
+  prefixLength?: number;
 }
 
 export type RouterState = 'stopped' | 'booting' | 'running' | 'rommon';
@@ -161,6 +172,9 @@ export function defaultSystemConfig(hostname: string): SystemConfig {
     configRegister: 0x2102,
     timezone: { name: 'UTC', offsetMinutes: 0 },
     serviceTimestamps: true,
+    vtyTransport: ['ssh'],
+    aaa: { newModel: false, loginLocal: false, execLocal: false },
+    ssh: { timeoutSec: 120, retries: 3 },
     vtyLast: 4,
   };
 }
@@ -182,6 +196,8 @@ export class Router {
   readonly name: string;
   readonly platform: PlatformProfile;
   readonly address: string;
+  readonly prefixLength: number;
+  readonly linkedInterfaces: readonly string[];
   readonly env: RouterEnv;
   readonly fs: FileSystems;
   readonly log: Syslog;
@@ -216,6 +232,15 @@ export class Router {
   private stateWaiters: (() => void)[] = [];
   /** Why the last boot ended in ROMmon, for the console. */
   bootFailure?: string;
+  /** What the console showed across boots (`flashlab logs r1`): ROMmon's choices and why. */
+  readonly consoleLog: string[] = [];
+
+  /** A console line, stamped with the router's clock; the oldest go past a few hundred. */
+  consoleLine(text: string): void {
+    this.consoleLog.push(`${this.clock.now().toISOString()} ${text}`);
+    if (this.consoleLog.length > 500) this.consoleLog.splice(0, this.consoleLog.length - 500);
+  }
+
   /** State problems found before the first boot, logged once the buffer is fresh. */
   private readonly pendingProblems: string[] = [];
 
@@ -229,6 +254,8 @@ export class Router {
     this.name = opts.name;
     this.platform = opts.platform;
     this.address = opts.address;
+    this.prefixLength = opts.prefixLength ?? 24;
+    this.linkedInterfaces = opts.linkedInterfaces ?? [];
     this.egress = opts.env.egress ?? new SealedEgress({ labAddresses: () => [], owner: opts.name });
     // Every transfer client, whatever its scheme, goes through the seal: no code path of a
     // feature can reach a socket to a refused address.
@@ -259,6 +286,7 @@ export class Router {
   /** A line on the router's console during boot (ROMmon's messages). */
   console(line: string): void {
     this.bootConsole.push(line);
+    this.consoleLine(line);
   }
 
   get engine(): CliEngine<Router> {
@@ -318,13 +346,14 @@ export class Router {
   // ---- sessions -------------------------------------------------------------------------
 
   openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): CliSession<Router> {
-    const privilege = opts.privilege ?? this.system.users.get(opts.user)?.privilege ?? 1;
+    const privilege = opts.privilege ?? this.loginPrivilege(opts.user);
     const session = new CliSession<Router>(
       {
         engine: this.engine,
         context: this,
         hostname: () => this.system.hostname,
         preAnswer: (d: Dialog) => this.preAnswer(d),
+        lookupWord: (word, out, signal) => this.lookupWord(word, out, signal),
         onConfigExit: (s) =>
           this.log.emit('SYS', 5, 'CONFIG_I', `Configured from ${s.lineName === 'console' ? 'console' : `console by ${s.origin()}`}`),
       },
@@ -346,10 +375,48 @@ export class Router {
     return session;
   }
 
+  /** How long one name server may stay silent (IOS's `ip domain timeout`; tests shorten it). */
+  dnsTimeoutMs = 2000;
+
+  /**
+   * An unknown word typed in EXEC: with `ip domain lookup` on, IOS resolves it as a host
+   * name first (`Translating "word"...domain server (…)`), which is why a typo can hang.
+   */
+  private async lookupWord(word: string, out: (text: string) => void, signal: AbortSignal): Promise<void> {
+    if (!this.system.domainLookup) return;
+    try {
+      await resolveHost(this, word, out, { signal, timeoutMs: this.dnsTimeoutMs });
+    } catch {
+      // Unknown or aborted: the session says it could not find it.
+    }
+  }
+
   /** `file prompt quiet` answers file questions with their defaults (IOS_REFERENCE §4.5). */
   private preAnswer(d: Dialog): string | boolean | undefined {
     if (this.system.filePrompt !== 'quiet' || d.kind === 'secret' || !('fileOp' in d) || !d.fileOp) return undefined;
     return d.kind === 'default' ? d.default : true;
+  }
+
+  /** `ip ssh authentication-retries`: failed passwords before the SSH connection drops. */
+  get sshAuthRetries(): number {
+    return this.system.ssh.retries;
+  }
+
+  /**
+   * The privilege a vty login starts at. `login local` applies the user's configured level;
+   * under `aaa new-model` only exec authorization (`aaa authorization exec default local`)
+   * does, otherwise the session starts at 1, as on IOS.
+   */
+  loginPrivilege(user: string): number {
+    const u = this.system.users.get(user);
+    if (!u) return 1;
+    const aaa = this.system.aaa;
+    return aaa.newModel && !aaa.execLocal ? 1 : u.privilege;
+  }
+
+  /** Does `transport input` on the vty lines admit this protocol? */
+  vtyAccepts(protocol: 'ssh' | 'telnet'): boolean {
+    return this.system.vtyTransport.includes(protocol);
   }
 
   /** vty lines configured, as many SSH sessions as the router takes at once. */
@@ -449,6 +516,7 @@ export class Router {
 
   private async boot(): Promise<void> {
     this.state = 'booting';
+    this.consoleLine(`${this.name} booting (${this.platform.description})`);
     this.featureStates.clear();
     this.debug.reset();
     this.bootConsole = [];
@@ -459,6 +527,7 @@ export class Router {
     // A damaged startup-config is logged (onDamage) and skipped, as a router with an NVRAM error boots.
     const startup = nvram?.stat('startup-config') ? await nvram.readText('startup-config').catch(() => undefined) : undefined;
     const lines = startup !== undefined ? startup.split('\n') : this.initialConfig;
+    this.consoleLine(startup !== undefined ? 'configuration: nvram:startup-config' : `configuration: the topology's startup lines (${this.initialConfig.length}), nvram has none`);
     if (lines.length) await this.exec(['configure terminal', ...lines.map((l) => l.replace(/\r$/, '')), 'end'], { user: 'startup' });
     this.savedConfig = this.configText();
     // config-register typed before the reload (or saved) takes effect now.
@@ -472,6 +541,7 @@ export class Router {
     this.bootedAt = this.clock.now();
     this.bootedAtLab = this.env.clock.now().getTime();
     if (!image) {
+      this.consoleLine(`rommon 1 > (no image booted: ${this.bootFailure ?? 'none found'})`);
       this.state = 'rommon';
       this.runningImage = undefined;
       this.notifyState();
@@ -485,6 +555,7 @@ export class Router {
     for (const s of [...this.sessions]) if (s.mode === 'rommon') s.close();
     this.runningImage = image;
     this.bootedAt = this.clock.now();
+    this.consoleLine(`booted ${image.url} (version ${image.image.header.version})`);
     this.bootedAtLab = this.env.clock.now().getTime();
     this.state = 'running';
     this.bootFailure = undefined;
@@ -507,6 +578,9 @@ export class Router {
    * `Final autoboot attempt from default boot device...`); else the ROMmon prompt.
    */
   async selectImage(): Promise<RunningImage | undefined> {
+    this.consoleLine(
+      this.system.bootSystem.length ? `BOOT variable = ${this.system.bootSystem.join(';')}` : `no BOOT variable: first image on ${this.fs.default.name}:`,
+    );
     const reasons: string[] = [];
     for (const url of this.system.bootSystem) {
       const r = await this.loadableImage(url);
@@ -533,6 +607,7 @@ export class Router {
       this.console(`Located ${e.path}`);
       const r = await this.loadableImage(url);
       if ('image' in r) return r;
+      this.consoleLine(`skipped ${url}: ${r.error}`);
       reasons.push(`${url}: ${r.error}`);
     }
     this.bootFailure = reasons.length ? reasons.join('; ') : 'no bootable image found';

@@ -7,15 +7,17 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { exportImageCommand, makeImageCommand, type ImageMakeOptions } from '../signing/imageCommands.ts';
-import { platforms } from '../../router/platforms/profile.ts';
+import { parse as parseYaml } from 'yaml';
+import type { ImageMakeOptions } from '../signing/imageCommands.ts';
 import { ControlClient, damagedMessage, findLab, labStatus, labStatuses, lockHolder, pidAlive } from '../control/client.ts';
-import { CONTROL_FILE, startControlServer } from '../control/server.ts';
-import { examineLab, formatReport } from '../state/doctor.ts';
-import { Lab, labHome, labStateDir } from '../Lab.ts';
+import { CONTROL_FILE } from '../control/server.ts';
+import { labHome, labStateDir } from '../home.ts';
+import type { Lab } from '../Lab.ts';
 import type { NodeInfo } from '../runtime/types.ts';
-import { topologyJsonSchema } from '../topology/jsonschema.ts';
-import { DEFAULT_TOPOLOGY, loadTopology, TopologyError } from '../topology/load.ts';
+import type { Topology } from '../topology/schema.ts';
+import { flashlabVersion } from '../version.ts';
+// The lab, the router, the doctor and the topology loader are imported where a command needs
+// them: `flashlab exec` talks to a running lab and should start in a fraction of a second.
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(here, '../../bin/flashlab.mjs');
@@ -58,6 +60,8 @@ const out = (s: string): void => {
 
 interface UpOptions {
   foreground?: boolean;
+  /** Every address of the topology moved into this mgmt subnet. */
+  subnet?: string;
   reset?: boolean;
   highPorts?: boolean;
   state?: string;
@@ -72,8 +76,11 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
   const child = o.child && typeof process.send === 'function';
   const log = (l: string) => console.error(`flashlab: ${l}`);
   let lab: Lab;
+  const { Lab } = await import('../Lab.ts');
+  const { startControlServer } = await import('../control/server.ts');
   try {
-    lab = await Lab.start(topoPath, { home: homeDir, stateDir: o.state, reset: o.reset, wellKnownPorts: !o.highPorts, log });
+    const topology = o.subnet ? await relocatedTopology(topoPath, o.subnet) : topoPath;
+    lab = await Lab.start(topology, { home: homeDir, stateDir: o.state, reset: o.reset, wellKnownPorts: !o.highPorts, log });
   } catch (e) {
     if (child) process.send!({ type: 'error', message: (e as Error).message });
     throw e;
@@ -99,6 +106,14 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
   }
 }
 
+/** The topology file with its mgmt subnet and fixed addresses moved (`up --subnet`), checked. */
+async function relocatedTopology(topoPath: string, subnet: string): Promise<Topology> {
+  const { relocate, resolveTopology } = await import('../topology/load.ts');
+  const moved = relocate(parseYaml(readFileSync(topoPath, 'utf8')) as Record<string, unknown>, subnet);
+  // A subnet outside 127/8, or too small for the nodes, fails here with the key named.
+  return resolveTopology(moved, { file: topoPath });
+}
+
 /** Start-up problems, before `ready`: damaged state, ports another process holds. */
 function printWarnings(warnings: readonly string[] | undefined): void {
   for (const w of warnings ?? []) process.stderr.write(`warning: ${w}\n`);
@@ -119,8 +134,10 @@ export function rotateLog(logFile: string): void {
 
 async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): Promise<void> {
   const homeDir = home(cmd);
+  const { DEFAULT_TOPOLOGY, loadTopology } = await import('../topology/load.ts');
   const topoPath = resolve(topologyArg ?? DEFAULT_TOPOLOGY);
   const topo = loadTopology(topoPath); // fails here, in the user's terminal, on a bad file
+  if (o.subnet) await relocatedTopology(topoPath, o.subnet);
   const stateDir = labStateDir(topo.name, { home: homeDir, stateDir: o.state });
   const status = labStatus(stateDir);
   if (status.state === 'running') throw new CliError(`lab ${topo.name} is already running (pid ${status.info.pid}); "flashlab down" first`);
@@ -135,8 +152,13 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   const args = [BIN, '--home', homeDir, 'up', topoPath, '--child', '--state', stateDir];
   if (o.reset) args.push('--reset');
   if (o.highPorts) args.push('--high-ports');
+  if (o.subnet) args.push('--subnet', o.subnet);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: process.env });
   closeSync(fd);
+  // Progress while the nodes start: the count now, a dot a second on a terminal, the time at the end.
+  const t0 = Date.now();
+  process.stdout.write(`starting lab ${topo.name}: ${topo.nodes.length} nodes (${topo.nodes.map((n) => n.name).join(', ')})`);
+  const dots = process.stdout.isTTY ? setInterval(() => process.stdout.write('.'), 1000) : undefined;
   const msg = await new Promise<{ type: string; message?: string; nodes?: NodeInfo[]; lab?: string; warnings?: string[] }>((done, fail) => {
     const t = setTimeout(() => fail(new CliError(`lab did not report ready within ${UP_TIMEOUT_MS / 1000} s; see ${logFile}`)), UP_TIMEOUT_MS);
     child.once('message', (m) => {
@@ -148,6 +170,8 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
       done({ type: 'error', message: `lab process exited (code ${code}) before it was ready; see ${logFile}` });
     });
   });
+  if (dots) clearInterval(dots);
+  process.stdout.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   child.removeAllListeners('exit');
   if (child.connected) child.disconnect();
   child.unref();
@@ -240,12 +264,14 @@ async function endProcess(pid: number): Promise<void> {
 
 async function doctor(o: { lab?: string; state?: string; repair?: boolean }, cmd: Command): Promise<void> {
   const homeDir = home(cmd);
+  const { DEFAULT_TOPOLOGY, loadTopology } = await import('../topology/load.ts');
   const name = o.lab ?? (o.state ? undefined : loadTopology(DEFAULT_TOPOLOGY).name);
   const stateDir = labStateDir(name ?? '', { home: homeDir, stateDir: o.state });
   if (!existsSync(stateDir)) throw new CliError(`no lab state in ${stateDir}`);
   const s = labStatus(stateDir);
   if (s.state === 'running') throw new CliError(`lab ${s.info.lab} is running (pid ${s.info.pid}): "flashlab down" first, then run doctor`);
   if (s.state === 'damaged') throw new CliError(damagedMessage(s));
+  const { examineLab, formatReport } = await import('../state/doctor.ts');
   const report = await examineLab(stateDir, { repair: o.repair });
   out(formatReport(report, o.repair === true));
   if (report.findings.some((f) => !f.repaired)) process.exitCode = 1;
@@ -259,9 +285,19 @@ async function inspect(o: { lab?: string; json?: boolean }, cmd: Command): Promi
   out(o.json ? JSON.stringify(nodes, null, 2) : nodeTable(info.lab, nodes));
 }
 
-async function exec(node: string, commands: string[], o: { lab?: string }, cmd: Command): Promise<void> {
+/**
+ * `flashlab exec`: a terminal transcript (prompt, the line, its output), as a topology user.
+ * Exit 1 when IOS refused a line; a question is answered only by --answer or --yes, else the
+ * transcript stops there with exit 3.
+ */
+async function exec(node: string, commands: string[], o: { lab?: string; user?: string; yes?: boolean; answer?: string[] }, cmd: Command): Promise<void> {
   const client = new ControlClient(findLab(home(cmd), o.lab));
-  process.stdout.write(await client.exec(node, commands));
+  const r = await client.transcript(node, commands, { user: o.user, yes: o.yes, answers: o.answer ?? [] });
+  process.stdout.write(r.text.endsWith('\n') ? r.text : `${r.text}\n`);
+  if (r.stoppedAt !== undefined) {
+    throw new CliError(`stopped at the question "${r.stoppedAt.trim()}": answer it with --answer <text> (repeatable, in order) or --yes (defaults, yes to yes/no)`, 3);
+  }
+  if (r.refused) process.exitCode = 1;
 }
 
 /** `key=value` words to a faults object: numbers and booleans as such, sizes stay text for the schema. */
@@ -358,7 +394,10 @@ async function consoleCmd(node: string, o: { lab?: string; user?: string; passwo
 
 async function schema(which: string | undefined): Promise<void> {
   const kind = which ?? 'topology';
-  if (kind === 'topology') return out(JSON.stringify(topologyJsonSchema(), null, 2));
+  if (kind === 'topology') {
+    const { topologyJsonSchema } = await import('../topology/jsonschema.ts');
+    return out(JSON.stringify(topologyJsonSchema(), null, 2));
+  }
   if (kind === 'scenario') {
     const path = resolve(here, '../scenario/schema.ts');
     if (!existsSync(path)) throw new CliError('scenario schema not available: lab/scenario/schema.ts is missing');
@@ -370,6 +409,7 @@ async function schema(which: string | undefined): Promise<void> {
 }
 
 async function imageMake(file: string, o: ImageMakeOptions & { lab?: string; state?: string }, cmd: Command): Promise<void> {
+  const { makeImageCommand } = await import('../signing/imageCommands.ts');
   const stateDir = labStateDir(o.lab ?? 'default', { home: home(cmd), stateDir: o.state });
   try {
     out(await makeImageCommand(file, o, stateDir));
@@ -379,6 +419,7 @@ async function imageMake(file: string, o: ImageMakeOptions & { lab?: string; sta
 }
 
 async function imageExport(file: string, dir: string): Promise<void> {
+  const { exportImageCommand } = await import('../signing/imageCommands.ts');
   try {
     out(await exportImageCommand(file, dir));
   } catch (e) {
@@ -391,15 +432,29 @@ async function run(paths: string[], options: Record<string, unknown>, cmd: Comma
   if (!existsSync(path)) throw new CliError('the scenario runner is not available yet (lab/scenario/cli.ts is missing)');
   const mod = (await import(pathToFileURL(path).href)) as { runCommand?: (paths: string[], options: Record<string, unknown>) => Promise<number | void> };
   if (typeof mod.runCommand !== 'function') throw new CliError('lab/scenario/cli.ts exports no runCommand(paths, options)');
-  const code = await mod.runCommand(paths, { ...options, home: home(cmd), args: cmd.args });
+  // Commander parsed the options (so --help lists them); the runner takes `stateDir`.
+  const { state, ...rest } = options;
+  const code = await mod.runCommand(paths, { ...rest, ...(state !== undefined ? { stateDir: state } : {}), home: home(cmd), args: cmd.args });
   if (typeof code === 'number') process.exitCode = code;
 }
 
 // ---- program ------------------------------------------------------------------------------
 
+/** Platform ids for help texts: the profile files' names, read without loading the profiles. */
+function platformNames(): string[] {
+  return readdirSync(resolve(here, '../../router/platforms'))
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => f.replace(/\.yml$/, ''))
+    .sort();
+}
+
+
 export function program(): Command {
   const p = new Command('flashlab')
     .description('An emulated lab of virtual Cisco IOS XE routers with FTP, TFTP and DNS servers, on loopback.')
+    .version(flashlabVersion(), '-V, --version', 'print the flashlab version')
+    // Program options only before the command: `image make --version 16.12.4` is the image's.
+    .enablePositionalOptions()
     .option('--home <dir>', 'where lab state lives (default $FLASHLAB_HOME or ./.flashlab)')
     .showHelpAfterError();
 
@@ -408,7 +463,8 @@ export function program(): Command {
     .argument('[topology]', 'topology file (default: the bundled default lab)')
     .option('--foreground', 'keep the lab in this terminal (Ctrl-C stops it)')
     .option('--reset', 'wipe the lab state first (fresh flash and server roots)')
-    .option('--high-ports', 'skip the well-known ports 21/22/53/69 even when they could be bound')
+    .option('--high-ports', 'skip the well-known ports 21/22/23/53/69 even when they could be bound')
+    .option('--subnet <cidr>', 'move every address of the topology into this loopback subnet (e.g. 127.88.0.0/24)')
     .option('--state <dir>', 'state folder (default <home>/<lab name>)')
     .addOption(new Option('--child').hideHelp())
     .action(up);
@@ -433,10 +489,14 @@ export function program(): Command {
     .action(inspect);
 
   p.command('exec')
-    .description("run IOS commands on a router, one argument per line: flashlab exec r1 'show version'")
+    .description("run IOS commands on a router as a terminal transcript, one argument per line: flashlab exec r1 'show version'")
     .argument('<node>')
     .argument('<command...>')
+    .option('--user <name>', 'log in as this topology user (default: the first)')
+    .option('--answer <text>', 'answer the next question with this text (repeat for several, in order)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--yes', 'answer any other question as Enter would: confirm, the default, yes')
     .option('--lab <name>', 'which lab, when several run')
+    .addHelpText('after', '\nExit status: 0 all lines accepted, 1 a line was refused (% error), 3 stopped at an unanswered question.')
     .action(exec);
 
   p.command('console')
@@ -463,7 +523,7 @@ export function program(): Command {
     .action(clock);
 
   p.command('logs')
-    .description("a server's log: logins (with the password sent), transfers, queries")
+    .description("a server's log (logins with the password sent, transfers, queries), or a router's console and logging buffer")
     .argument('<node>')
     .option('--json', 'machine-readable output')
     .option('--lab <name>', 'which lab, when several run')
@@ -476,7 +536,7 @@ export function program(): Command {
     .command('make')
     .description('create a stand-in image file')
     .argument('<file>')
-    .requiredOption('--platform <platform>', `router platform (${[...platforms().keys()].join(', ')}) or an image tag`)
+    .requiredOption('--platform <platform>', `router platform (${platformNames().join(', ')}) or an image tag`)
     .requiredOption('--version <version>', 'software version, e.g. 16.12.4')
     .option('--feature-set <set>', 'feature set', 'universalk9')
     .option('--size <size>', 'file size, e.g. 100M', '16M')
@@ -495,8 +555,14 @@ export function program(): Command {
     .action(imageExport);
 
   p.command('run')
-    .description('run scenarios (default: the bundled ones)')
-    .argument('[paths...]')
+    .description('run scenarios (default: the bundled ones); exit 0 all passed, 1 one failed, 2 a file is invalid')
+    .argument('[paths...]', 'scenario files or folders (default: scenarios/)')
+    .option('--reports <dir>', 'where junit.xml and report.md go', 'reports')
+    .option('--topology <file>', 'topology for scenarios that name none (default: the bundled one)')
+    .option('--subnet <cidr>', 'run every lab in this loopback subnet')
+    .option('--state <dir>', 'parent folder of the per-scenario lab state (default: the temp folder)')
+    .option('--keep-state', "keep each scenario's lab state after the run")
+    .option('--check', 'only validate the files')
     .allowUnknownOption()
     .action(run);
 
@@ -507,7 +573,8 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (e) {
-    const msg = e instanceof TopologyError ? e.message : `flashlab: ${(e as Error).message}`;
+    // A topology error is already file:line: key; anything else gets the command's name.
+    const msg = (e as Error).name === 'TopologyError' ? (e as Error).message : `flashlab: ${(e as Error).message}`;
     process.stderr.write(`${msg}\n`);
     process.exitCode = e instanceof CliError ? e.code : 1;
   }

@@ -148,6 +148,11 @@ export class ControlClient {
     return (await this.call<{ output: string }>('POST', '/exec', { node, lines })).output;
   }
 
+  /** A terminal transcript as a topology user (see `POST /transcript`). */
+  transcript(node: string, lines: string[], o: { user?: string; answers?: string[]; yes?: boolean } = {}): Promise<{ text: string; refused: boolean; stoppedAt?: string }> {
+    return this.call('POST', '/transcript', { node, lines, ...o });
+  }
+
   async setFaults(node: string, faults: Record<string, unknown>): Promise<void> {
     await this.call('POST', '/faults', { node, faults });
   }

@@ -6,7 +6,8 @@
  *
  *   GET  /nodes                        NodeInfo[]
  *   GET  /login/:node                  { user, password } for a router's console
- *   POST /exec    { node, lines }      { output }
+ *   POST /exec    { node, lines }      { output }  (privilege 15, no prompts: scripts)
+ *   POST /transcript { node, lines, user?, answers?, yes? }  { text, refused, stoppedAt? }
  *   POST /faults  { node, faults }     { ok }
  *   GET  /clock                        { now }
  *   POST /clock/advance { ms }         { now }
@@ -171,6 +172,21 @@ export async function startControlServer(lab: Lab, opts: { onDown: () => void | 
       onlyKeys(b, ['node', 'lines']);
       const node = nodeName(b.node);
       return { output: await lab.exec(node, execLines(b.lines)) };
+    }
+    if (m === 'POST' && p === '/transcript') {
+      const b = await body(req);
+      onlyKeys(b, ['node', 'lines', 'user', 'answers', 'yes']);
+      const node = nodeName(b.node);
+      const lines = execLines(b.lines);
+      const answers = b.answers ?? [];
+      if (!Array.isArray(answers) || !answers.every((l) => typeof l === 'string' && l.length <= MAX_EXEC_LINE)) throw new HttpError(400, '"answers" must be a list of strings');
+      if (b.user !== undefined && typeof b.user !== 'string') throw new HttpError(400, '"user" must be a string');
+      if (b.yes !== undefined && typeof b.yes !== 'boolean') throw new HttpError(400, '"yes" must be true or false');
+      try {
+        return await lab.transcript(node, lines, { user: b.user as string | undefined, answers: answers as string[], yes: b.yes === true });
+      } catch (e) {
+        throw new HttpError(400, (e as Error).message);
+      }
     }
     if (m === 'POST' && p === '/faults') {
       const b = await body(req);

@@ -17,7 +17,7 @@ import { tftpKind } from './tftp.ts';
 
 /** What the runtime hands an adapter: everything a node needs from the lab around it. */
 export interface KindContext {
-  lab: { name: string; domain: string };
+  lab: { name: string; domain: string; /** The management subnet's prefix length. */ prefixLength: number };
   clock: LabClock;
   store: ContentStore;
   /** This node's own state folder (kept across down/up). */
@@ -35,6 +35,8 @@ export interface KindContext {
   /** Every node of the lab with the address it really binds (the DNS table). */
   addresses(): { name: string; address: string }[];
   transfer: Record<'tftp' | 'ftp', TransferClient>;
+  /** This node's interfaces the topology's links connect. */
+  links: string[];
   /** CIDRs outside the lab that routers may reach (`mgmt.external`); empty: sealed. */
   external: readonly string[];
   /** The lab log (refusals, warnings). */

@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { RouterSshServer } from '../../router/access/SshServer.ts';
+import { RouterTelnetServer } from '../../router/access/TelnetServer.ts';
+import { runTranscript, type TranscriptResult } from '../../router/access/Transcript.ts';
 import '../../router/features/index.ts'; // registers the IOS feature modules with the router engine
 import { platform } from '../../router/platforms/profile.ts';
 import { Router, type LabService } from '../../router/Router.ts';
@@ -22,6 +24,7 @@ export class RouterNode extends BaseNode {
   readonly kind = 'router';
   readonly router: Router;
   private ssh?: RouterSshServer;
+  private telnet?: RouterTelnetServer;
   /** Kept across SSH server restarts: a reload does not forgive a guessing address. */
   private readonly loginGuard: LoginGuard;
 
@@ -58,6 +61,8 @@ export class RouterNode extends BaseNode {
       enableSecret: spec.enableSecret,
       bootSeconds: spec.bootSeconds,
       initialConfig: spec.startupConfig,
+      linkedInterfaces: ctx.links,
+      prefixLength: ctx.lab.prefixLength,
     });
   }
 
@@ -96,6 +101,9 @@ export class RouterNode extends BaseNode {
       { address: this.ctx.address, what: `${this.name}'s ssh`, warn: (l) => this.ctx.warn(l) },
     );
     this.ctx.services.set(this.ctx.address, 'ssh', this.ssh.port);
+    // Telnet listens always; `transport input` on the vty lines decides who gets in.
+    this.telnet = await startOnPort(23, this.ctx.wellKnownPorts, (port) => new RouterTelnetServer({ router: this.router, address: this.ctx.address, port }));
+    this.ctx.services.set(this.ctx.address, 'telnet', this.telnet.port);
   }
 
   override async healthy(): Promise<boolean> {
@@ -104,6 +112,12 @@ export class RouterNode extends BaseNode {
   }
 
   override async stop(): Promise<void> {
+    const telnet = this.telnet;
+    this.telnet = undefined;
+    if (telnet) {
+      this.ctx.services.delete(this.ctx.address, 'telnet', telnet.port);
+      await telnet.stop();
+    }
     const ssh = this.ssh;
     this.ssh = undefined;
     if (ssh) {
@@ -115,6 +129,18 @@ export class RouterNode extends BaseNode {
 
   exec(lines: string[]): Promise<string> {
     return this.router.exec(lines);
+  }
+
+  /** `flashlab logs r1`: the console (boots, ROMmon's choices and why) then the logging buffer. */
+  logs(): string[] {
+    const r = this.router;
+    return ['--- console ---', ...r.consoleLog, '--- logging buffer ---', ...r.log.buffer.map((m) => m.line)];
+  }
+
+  /** `flashlab exec`: a transcript as a topology user (default the first), enabled with the topology's secret. */
+  transcript(lines: string[], o: { user?: string; answers?: string[]; yes?: boolean }): Promise<TranscriptResult> {
+    const user = o.user ?? this.spec.users?.[0]?.name ?? 'admin';
+    return runTranscript(this.router, lines, { user, enableSecret: this.spec.enableSecret ?? 'cisco', answers: o.answers, yes: o.yes });
   }
 
   blobReferences(): Iterable<string> {
@@ -147,7 +173,7 @@ export class RouterNode extends BaseNode {
       kind: this.kind,
       state: this.router.state,
       address: this.ctx.address,
-      ports: this.ssh ? { ssh: this.ssh.port } : {},
+      ports: { ...(this.ssh ? { ssh: this.ssh.port } : {}), ...(this.telnet ? { telnet: this.telnet.port } : {}) },
       detail: { platform: this.spec.platform, version: this.router.softwareVersion() },
     };
   }

@@ -104,7 +104,7 @@ export class EmbeddedRuntime {
       const stateDir = join(this.opts.stateDir, 'nodes', spec.name);
       mkdirSync(stateDir, { recursive: true });
       const ctx: KindContext = {
-        lab: { name: t.name, domain: t.domain },
+        lab: { name: t.name, domain: t.domain, prefixLength: Number(t.subnet.split('/')[1]) },
         clock: this.opts.clock,
         store: this.store,
         stateDir,
@@ -117,6 +117,8 @@ export class EmbeddedRuntime {
         authority: this.authority,
         addresses: () => t.nodes.map((n) => ({ name: n.name, address: this.bound.get(n.name)! })),
         transfer: this.transfer,
+        // `r1:GigabitEthernet0/0/0` → this node's linked interface names.
+        links: t.links.flatMap((l) => l.endpoints).filter((e) => e.split(':')[0] === spec.name).map((e) => e.slice(spec.name.length + 1)),
         external: t.external,
         log: this.opts.log,
         warn: (line) => this.warn(line),

@@ -5,6 +5,7 @@
  */
 export const WELL_KNOWN_PORTS: Record<string, number> = {
   ssh: 22,
+  telnet: 23,
   ftp: 21,
   tftp: 69,
   dns: 53,

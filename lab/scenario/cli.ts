@@ -7,7 +7,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { DEFAULT_SCENARIOS, findScenarioFiles, formatScenarioIssue, loadScenario, ScenarioError } from './load.ts';
-import { markdownReport, junitXml } from './report.ts';
+import { DEFAULT_TOPOLOGY } from '../topology/load.ts';
+import { flashlabVersion } from '../version.ts';
+import { htmlReport, markdownReport, junitXml, type RunDetails } from './report.ts';
 import { formatMs, runScenario, type RunEvent, type ScenarioResult } from './runner.ts';
 import type { Scenario } from './schema.ts';
 
@@ -180,9 +182,18 @@ export async function runCommand(rawPaths: string[], rawOptions: RunCommandOptio
   mkdirSync(reportsDir, { recursive: true });
   const junit = join(reportsDir, 'junit.xml');
   const md = join(reportsDir, 'report.md');
-  writeFileSync(junit, junitXml(results));
-  writeFileSync(md, markdownReport(results, { started }));
+  const details: RunDetails = {
+    version: flashlabVersion(),
+    topology: relative(process.cwd(), resolve(options.topology ?? DEFAULT_TOPOLOGY)),
+    subnet: options.subnet,
+    runtime: 'embedded (one process, loopback addresses)',
+    ms: elapsed,
+  };
+  writeFileSync(junit, junitXml(results, details));
+  writeFileSync(md, markdownReport(results, { started, details }));
+  const page = join(reportsDir, 'report.html');
+  writeFileSync(page, htmlReport(results, { started, details }));
   out(`\n${passed === total ? green(`${passed}/${total} scenarios passed`) : red(`${total - passed} of ${total} scenarios failed`)} in ${formatMs(elapsed)}\n`);
-  out(dim(`reports: ${relative(process.cwd(), junit)}, ${relative(process.cwd(), md)}\n`));
+  out(dim(`reports: ${relative(process.cwd(), junit)}, ${relative(process.cwd(), md)}, ${relative(process.cwd(), page)}\n`));
   return passed === total ? 0 : 1;
 }

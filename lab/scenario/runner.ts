@@ -12,6 +12,7 @@ import { parseSize } from '../../router/image/format.ts';
 import type { Router } from '../../router/Router.ts';
 import type { LogMessage } from '../../router/system/Syslog.ts';
 import { Lab } from '../Lab.ts';
+import { relocate } from '../topology/load.ts';
 import type { FtpSpec, RouterSpec } from '../topology/schema.ts';
 import { baseName, errorLines, parseBootvar, parseDir, parseFree, parseMd5, parseRunningImage, versionShown } from './ios.ts';
 import {
@@ -46,6 +47,8 @@ export interface StepResult {
   exchanges: Exchange[];
   /** Notes for the report (values read, what was compared). */
   notes: string[];
+  /** What the lab's servers logged while the step ran, in order: the router ↔ server exchanges. */
+  serverEvents?: { server: string; line: string }[];
 }
 
 export interface ScenarioResult {
@@ -129,27 +132,6 @@ export function formatMs(ms: number): string {
   const m = Math.floor((s % 3600) / 60);
   const sec = Math.round(s % 60);
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${sec ? `${sec}s` : ''}` || '0s';
-}
-
-/** Moves a topology's mgmt subnet, keeping fixed node addresses at the same host offset. */
-export function relocate(topology: Record<string, unknown>, subnet: string): Record<string, unknown> {
-  const t = structuredClone(topology) as { mgmt?: Record<string, unknown>; topology?: { nodes?: Record<string, { address?: string }> } };
-  const old = String(t.mgmt?.['ipv4-subnet'] ?? '127.77.0.0/24');
-  t.mgmt = { ...(t.mgmt ?? {}), 'ipv4-subnet': subnet };
-  const toInt = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-  const toIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-  const [oldNet, oldPrefix] = old.split('/');
-  const [newNet, newPrefix] = subnet.split('/');
-  const oldSize = 2 ** (32 - Number(oldPrefix));
-  const oldBase = toInt(oldNet!) - (toInt(oldNet!) % oldSize);
-  const newSize = 2 ** (32 - Number(newPrefix));
-  const newBase = toInt(newNet!) - (toInt(newNet!) % newSize);
-  for (const n of Object.values(t.topology?.nodes ?? {})) {
-    if (!n?.address) continue;
-    const off = toInt(n.address) - oldBase;
-    if (off > 0 && off < oldSize && off < newSize) n.address = toIp(newBase + off);
-  }
-  return t as Record<string, unknown>;
 }
 
 async function md5OfFile(path: string): Promise<string> {
@@ -361,7 +343,7 @@ async function runCli(run: ScenarioRun, spec: CliStep): Promise<void> {
   }
   if (s.expect) {
     const problems = checkExpect(response, s.expect);
-    if (problems.length) fail(`${problems.join('; ')}\n${excerpt(response)}`);
+    if (problems.length) fail(`${problems.join('; ')}\nactual output (last lines):\n${excerpt(response)}`);
   }
   for (const [name, pattern] of Object.entries(s.remember ?? {})) {
     const m = compilePattern(pattern).exec(response);
@@ -453,6 +435,39 @@ interface LogView {
 }
 
 /** FTP and TFTP logs, seen the same way (TFTP has no logins; a read is a download). */
+/** A server log entry as one line: `login user=lab password=… outcome=ok`. */
+export function logLine(e: unknown): string {
+  if (typeof e !== 'object' || e === null) return String(e);
+  return Object.entries(e as Record<string, unknown>)
+    .filter(([k]) => k !== 'time')
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+}
+
+/** How long each server's log is now (entries after this mark belong to the next step). */
+function serverLogMarks(lab: Lab): Map<string, number> {
+  const marks = new Map<string, number>();
+  for (const n of lab.inspect()) if (n.kind !== 'router') marks.set(n.name, (lab.logs(n.name) as unknown[]).length);
+  return marks;
+}
+
+function serverEventsSince(lab: Lab, marks: Map<string, number>): { server: string; line: string }[] {
+  const events: { server: string; line: string; time: number }[] = [];
+  for (const [server, from] of marks) {
+    const entries = lab.logs(server) as Record<string, unknown>[];
+    // A capped log may have dropped old entries: then take what is there.
+    for (const e of entries.slice(Math.min(from, entries.length))) {
+      const t = e.time instanceof Date ? e.time.getTime() : typeof e.time === 'string' ? Date.parse(e.time) : 0;
+      events.push({ server, line: logLine(e), time: t });
+    }
+  }
+  return events.sort((a, b) => a.time - b.time).map(({ server, line }) => ({ server, line }));
+}
+
+function serverLogRaw(run: ScenarioRun, server: string): Record<string, unknown>[] {
+  return run.lab.logs(server) as Record<string, unknown>[];
+}
+
 function serverLog(run: ScenarioRun, server: string): LogView[] {
   const entries = run.lab.logs(server) as Record<string, unknown>[];
   return entries.flatMap((e): LogView[] => {
@@ -493,6 +508,8 @@ async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void>
       (e) => (want.user === undefined || e.user === want.user) && (want.password === undefined || e.password === want.password) && (want.outcome === undefined || e.outcome === want.outcome),
     );
     const seen = logins.map((e) => `${e.user}/${e.password} (${e.outcome})`).join(', ') || 'none';
+    // The log lines behind the verdict, for the report.
+    for (const e of serverLogRaw(run, c.server).filter((x) => /login/.test(String(x.kind)))) run.notes.push(`${c.server} log: ${logLine(e)}`);
     const what = `login${want.user ? ` as ${want.user}` : ''}${want.password !== undefined ? ` with password "${want.password}"` : ''}${want.outcome ? ` (${want.outcome})` : ''}`;
     if (want.seen === false) {
       if (hit) fail(`${c.server} recorded a ${what}, expected none; logins seen: ${seen}`);
@@ -505,6 +522,7 @@ async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void>
   const hit = transfers.find((e) => (t.file === undefined || e.file === t.file || e.file?.endsWith(`/${t.file}`) || posix.basename(e.file ?? '') === t.file) && (t.outcome === undefined || e.outcome === t.outcome));
   const seen = transfers.map((e) => `${e.file} (${e.outcome})`).join(', ') || 'none';
   const what = `${t.kind}${t.file ? ` of ${t.file}` : ''}${t.outcome ? ` (${t.outcome})` : ''}`;
+  for (const e of serverLogRaw(run, c.server).filter((x) => 'request' in x || x.kind === 'download' || x.kind === 'upload')) run.notes.push(`${c.server} log: ${logLine(e)}`);
   if (t.seen === false) {
     if (hit) fail(`${c.server} recorded a ${what}, expected none; ${t.kind}s seen: ${seen}`);
   } else if (!hit) fail(`${c.server} recorded no ${what}; ${t.kind}s seen: ${seen}`);
@@ -609,6 +627,7 @@ async function runStep(run: ScenarioRun, step: Step): Promise<void> {
     case 'fault': {
       const set = step.spec.clear ? {} : faultValues(await fillDeep(step.spec.set ?? {}, run.resolveRef));
       run.lab.setFaults(step.spec.node, set);
+      run.notes.push(step.spec.clear ? `${step.spec.node}: every fault switched off` : `${step.spec.node}: switched on ${Object.entries(set).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')}`);
       return;
     }
     case 'clock':
@@ -682,6 +701,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       run.exchanges = r.exchanges;
       run.notes = r.notes;
       const s0 = Date.now();
+      const logMarks = serverLogMarks(lab);
       try {
         await runStep(run, step);
         r.status = 'passed';
@@ -692,6 +712,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
         result.status = 'failed';
       }
       r.ms = Date.now() - s0;
+      r.serverEvents = serverEventsSince(lab, logMarks);
       emit({ type: 'step-end', scenario, result: r });
     }
   } finally {

@@ -408,3 +408,24 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   for (const [k, v] of Object.entries(b)) out[k] = isPlain(v) && isPlain(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
   return out;
 }
+
+/** Moves a topology's mgmt subnet, keeping fixed node addresses at the same host offset. */
+export function relocate(topology: Record<string, unknown>, subnet: string): Record<string, unknown> {
+  const t = structuredClone(topology) as { mgmt?: Record<string, unknown>; topology?: { nodes?: Record<string, { address?: string }> } };
+  const old = String(t.mgmt?.['ipv4-subnet'] ?? '127.77.0.0/24');
+  t.mgmt = { ...(t.mgmt ?? {}), 'ipv4-subnet': subnet };
+  const toInt = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const toIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+  const [oldNet, oldPrefix] = old.split('/');
+  const [newNet, newPrefix] = subnet.split('/');
+  const oldSize = 2 ** (32 - Number(oldPrefix));
+  const oldBase = toInt(oldNet!) - (toInt(oldNet!) % oldSize);
+  const newSize = 2 ** (32 - Number(newPrefix));
+  const newBase = toInt(newNet!) - (toInt(newNet!) % newSize);
+  for (const n of Object.values(t.topology?.nodes ?? {})) {
+    if (!n?.address) continue;
+    const off = toInt(n.address) - oldBase;
+    if (off > 0 && off < oldSize && off < newSize) n.address = toIp(newBase + off);
+  }
+  return t as Record<string, unknown>;
+}

@@ -350,7 +350,13 @@ export function parseFaults(schema: z.ZodType<Record<string, unknown>>, raw: Rec
     delete kebab['rate-limit-bytes-per-sec'];
   }
   const r = schema.safeParse(kebab);
-  if (!r.success) throw new Error(`bad faults: ${r.error.issues.map((i) => `${i.path.join('.') || '(faults)'}: ${i.message}`).join('; ')}`);
+  if (!r.success) {
+    const text = r.error.issues.map((i) => `${i.path.join('.') || '(faults)'}: ${i.message}`).join('; ');
+    // A key the server does not know: name the ones it does, so the fix is one read away.
+    const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+    const unknownKey = r.error.issues.some((i) => i.code === 'unrecognized_keys');
+    throw new Error(`bad faults: ${text}${unknownKey && shape ? `; valid keys: ${Object.keys(shape).join(', ')}` : ''}`);
+  }
   return r.data;
 }
 

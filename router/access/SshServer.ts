@@ -26,6 +26,12 @@ export interface SshRouter extends ScpRouter {
   /** How many vty lines the configuration has (`line vty 0 4`: 5). */
   vtyLines(): number;
   authenticate(user: string, password: string): boolean;
+  /** `transport input` on the vty lines: `telnet` alone (or `none`) shuts SSH out. */
+  vtyAccepts?(protocol: 'ssh' | 'telnet'): boolean;
+  /** The privilege a login starts at (user level, AAA exec authorization). */
+  loginPrivilege?(user: string): number;
+  /** `ip ssh authentication-retries`. */
+  readonly sshAuthRetries?: number;
   openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): SshCliSession;
 }
 
@@ -117,7 +123,7 @@ export class RouterSshServer {
 
   private onConnection(client: Connection, peer: string): void {
     client.on('error', () => {});
-    if (!this.accepting()) {
+    if (!this.accepting() || this.opts.router.vtyAccepts?.('ssh') === false) {
       client.end();
       return;
     }
@@ -138,7 +144,7 @@ export class RouterSshServer {
         }
         // Each failed password after the first is answered later (guessing is slowed).
         setTimeout(() => {
-          if (failures >= AUTH_RETRIES || !this.accepting()) {
+          if (failures >= (this.opts.router.sshAuthRetries ?? AUTH_RETRIES) || !this.accepting()) {
             ctx.reject();
             client.end();
           } else ctx.reject(['password', 'keyboard-interactive']);
@@ -361,7 +367,7 @@ export class RouterSshServer {
     };
     channel.once('close', release);
     const r = this.opts.router;
-    void scpExec(r, command, channel, r.system.users.get(user)?.privilege ?? 1).finally(release);
+    void scpExec(r, command, channel, r.loginPrivilege?.(user) ?? r.system.users.get(user)?.privilege ?? 1).finally(release);
   }
 
   /**

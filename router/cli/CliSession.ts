@@ -30,6 +30,11 @@ export interface SessionHost<C> {
   preAnswer?(d: Dialog): string | boolean | undefined;
   /** Called when the session leaves configuration mode (for %SYS-5-CONFIG_I). */
   onConfigExit?(session: CliSession<C>): void;
+  /**
+   * A lone unknown word in EXEC is a host to connect to: the host looks it up (printing
+   * `Translating "word"...`) before the session reports it unknown.
+   */
+  lookupWord?(word: string, out: (text: string) => void, signal: AbortSignal): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -53,6 +58,8 @@ export interface SessionOptions {
    * the output already written is not drained; the next line runs once it settles.
    */
   backlog?: () => Promise<void> | undefined;
+  /** Called when a command asks a question and waits for its answer (scripted transcripts). */
+  onQuestion?: (d: Dialog) => void;
 }
 
 interface ModeFrame {
@@ -351,7 +358,7 @@ export class CliSession<C> {
     }
     if (result.kind !== 'ok') {
       if (fallback.length) result = this.host.engine.match(this.mode, line, this.host.context);
-      this.reportFailure(result, line);
+      await this.reportFailure(result, line);
       return;
     }
     const { handler, args, keywords } = result;
@@ -391,13 +398,22 @@ export class CliSession<C> {
     }
   }
 
-  private reportFailure(result: { kind: string; column?: number }, line: string): void {
+  private async reportFailure(result: { kind: string; column?: number }, line: string): Promise<void> {
     if (result.kind === 'ambiguous') this.print(`% Ambiguous command:  "${line.trim()}"`);
     else if (result.kind === 'incomplete') this.print('% Incomplete command.\n');
     else if (result.kind === 'invalid') {
       const tokens = line.trim().split(/\s+/);
       // A lone unknown word in EXEC is taken as a host name to connect to, as IOS does.
       if (tokens.length === 1 && (this.mode === 'user' || this.mode === 'exec') && result.column === line.indexOf(tokens[0]!)) {
+        if (this.host.lookupWord) {
+          const abort = new AbortController();
+          this.abort = abort;
+          try {
+            await this.host.lookupWord(tokens[0]!, (t) => this.opts.out(t), abort.signal);
+          } finally {
+            this.abort = undefined;
+          }
+        }
         this.print('% Unknown command or computer name, or unable to find computer address');
       } else this.out(this.caret(result.column ?? 0));
     }
@@ -414,6 +430,7 @@ export class CliSession<C> {
       const raw = await new Promise<string>((resolve) => {
         this.pendingAsk = resolve;
         this.pump();
+        if (this.pendingAsk === resolve) this.opts.onQuestion?.(d);
       });
       this.secretInput = false;
       if (raw === '\u0003' || signal?.aborted) {

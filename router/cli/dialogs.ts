@@ -6,10 +6,15 @@
 export type Dialog =
   /** `<text>[confirm]`: Enter or y/yes confirms, anything else declines. */
   | { kind: 'confirm'; text: string; fileOp?: boolean }
-  /** `<text> [yes/no]: `: asks again until the answer is yes or no. */
-  | { kind: 'yesno'; text: string; fileOp?: boolean }
+  /**
+   * `<text> [yes/no]: `: asks again until the answer is yes or no. `colon: false` is the
+   * older flash-card dialog's `<text> [yes/no] ` (the seed's FTP upload question).
+   */
+  | { kind: 'yesno'; text: string; fileOp?: boolean; colon?: false }
   /** `<text> [<default>]? `: Enter takes the default. */
   | { kind: 'default'; text: string; default: string; fileOp?: boolean }
+  /** `<text> [<default>]: ` or `<text>: `: a form field (extended ping); Enter takes the default. */
+  | { kind: 'field'; text: string; default?: string }
   /** `Password: ` with no echo. */
   | { kind: 'secret'; text: string };
 
@@ -19,9 +24,11 @@ export function dialogPrompt(d: Dialog): string {
     case 'confirm':
       return `${d.text}[confirm]`;
     case 'yesno':
-      return `${d.text} [yes/no]: `;
+      return `${d.text} [yes/no]${d.colon === false ? ' ' : ': '}`;
     case 'default':
       return `${d.text} [${d.default}]? `;
+    case 'field':
+      return d.default === undefined ? `${d.text}: ` : `${d.text} [${d.default}]: `;
     case 'secret':
       return d.text;
   }
@@ -39,6 +46,8 @@ export function dialogAnswer(d: Dialog, raw: string): string | boolean | undefin
       return undefined;
     case 'default':
       return a === '' ? d.default : a;
+    case 'field':
+      return a === '' ? (d.default ?? '') : a;
     case 'secret':
       return raw;
   }
@@ -53,6 +62,8 @@ export function dialogDefault(d: Dialog): string | boolean {
       return false;
     case 'default':
       return d.default;
+    case 'field':
+      return d.default ?? '';
     case 'secret':
       return '';
   }

@@ -9,6 +9,7 @@ export const ConfigOrder = {
   boot: 30,
   logging: 40,
   enable: 50,
+  aaa: 55,
   clock: 60,
   ipHost: 70,
   ipDomain: 71,
@@ -22,6 +23,8 @@ export const ConfigOrder = {
   autoupgrade: 110,
   username: 120,
   configRegister: 130,
+  interface: 150,
+  ipSsh: 160,
   line: 200,
   end: 10_000,
 } as const;

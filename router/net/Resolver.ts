@@ -14,7 +14,7 @@ export interface RouterResolverOptions {
   nameServers: NameServer[];
   /** `ip host NAME ADDRESS` entries. */
   hosts: Record<string, string>;
-  /** `ip domain name`: appended to names without a dot. */
+  /** `ip domain name`: completes names without a dot (the only form then asked). */
   domain?: string;
   /** Per query to one server (default 2000 ms). */
   timeoutMs?: number;
@@ -65,10 +65,10 @@ export class RouterResolver {
     if (fromTable !== undefined) return { address: fromTable, via: 'host-table' };
     if (wanted === '') throw new ResolveError('nxdomain', name);
 
-    const candidates = [wanted];
     const domain = this.opts.domain ? canon(this.opts.domain) : '';
-    // IOS completes an unqualified name with `ip domain name`.
-    if (!wanted.includes('.') && domain) candidates.push(`${wanted}.${domain}`);
+    // IOS completes an unqualified name with `ip domain name` before it asks, and asks only
+    // that: `tftp` is looked up as `tftp.lab.local` (so a DNS fault on that name hits it).
+    const candidates = !wanted.includes('.') && domain ? [`${wanted}.${domain}`] : [wanted];
 
     let sawNx = false;
     let sawSilence = false;

@@ -47,17 +47,66 @@ export const PlatformProfileSchema = z.object({
   hardware: z.object({
     chassisLine: z.string(),
     processorBoardId: z.string(),
-    interfaces: z.array(z.string()),
     extraLines: z.array(z.string()).default([]),
     nvramK: z.number().int(),
     physicalMemoryK: z.number().int().optional(),
+    /** Classic IOS's I/O memory pool in KiB (the second figure of the chassis line). */
+    ioMemoryK: z.number().int().optional(),
     /** Main memory in KiB available to load an image (AUM checks this). */
     mainMemoryK: z.number().int(),
   }),
+  /** ROMmon (`show rom-monitor`, `show platform`'s firmware column). */
+  rommon: z.object({ version: z.string(), copyrightYears: z.string() }),
+  /** Licensing as `show version` and `show license udi` print it. */
+  license: z.object({
+    udi: z.object({ pid: z.string(), sn: z.string() }),
+    /** IOS XE suite table (`Suite License Information for Module:'esg'`). */
+    suites: z
+      .object({
+        module: z.string(),
+        rows: z.array(z.object({ suite: z.string(), current: z.string(), type: z.string(), next: z.string(), features: z.array(z.string()) })),
+      })
+      .optional(),
+    /** Technology package table; `module` names it on classic IOS (`for Module:'c3900'`). */
+    technology: z.object({
+      module: z.string().optional(),
+      rows: z.array(z.object({ technology: z.string(), current: z.string(), type: z.string(), next: z.string() })),
+    }),
+    throughputKbps: z.number().int().optional(),
+    /** `Smart Licensing Status: …` (IOS XE). */
+    smartStatus: z.string().optional(),
+  }),
+  /** `show platform` (IOS XE): the chassis slots, their state and CPLD version. */
+  chassisSlots: z.array(z.object({ slot: z.string(), type: z.string(), state: z.string(), cpld: z.string().optional() })).default([]),
   /** `show inventory` entries. */
   inventory: z
     .array(z.object({ name: z.string(), descr: z.string(), pid: z.string(), vid: z.string(), sn: z.string() }))
     .default([]),
+  /**
+   * The router's interfaces, by type: `show version` counts them (`3 Gigabit Ethernet
+   * interfaces`, in this order), the interface feature builds its model from them.
+   */
+  interfaces: z
+    .array(
+      z.object({
+        /** `GigabitEthernet`: the name before the port number. */
+        type: z.string().regex(/^[A-Za-z][A-Za-z-]*$/),
+        /** `show version`'s word for them: `Gigabit Ethernet`, `FastEthernet`. */
+        versionLabel: z.string(),
+        /** `show interfaces`' `Hardware is …`. */
+        hardware: z.string(),
+        bandwidthKbit: z.number().int().positive(),
+        /** `Full Duplex, 1000Mbps, link type is auto, media type is RJ45`. */
+        mediaLine: z.string(),
+        /** Lines IOS prints in every section of this type's running-config (`negotiation auto`). */
+        configDefaults: z.array(z.string()).default([]),
+        /** The port numbers: `0/0/0`. */
+        ports: z.array(z.string().regex(/^\d+(\/\d+)*$/)).min(1),
+      }),
+    )
+    .min(1),
+  /** First MAC address of the chassis; interfaces count up from it. */
+  baseMac: z.string().regex(/^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/),
   /** The interface copies say they leave by (`Loading f from h (via GigabitEthernet0/0/0)`). */
   managementInterface: z.string(),
   fileSystems: z.array(FileSystemProfileSchema).min(1),

@@ -97,7 +97,10 @@ class Session {
           return new TransferError('login', 'open', message);
         case 550:
         case 553:
-          return code(this.dir === 'download' ? 'not-found' : 'permission');
+          // An upload refused because its folder is missing is IOS's "No such file or
+          // directory", not a permission problem; the reply text is all that tells them apart.
+          if (this.dir === 'download' || /no such file|not found|does not exist/i.test(message)) return code('not-found');
+          return code('permission');
         case 552:
         case 452:
           return code('no-space');

@@ -41,6 +41,8 @@ export interface TransferEndpoint {
   signal?: AbortSignal;
   /** Called as bytes move, for the `!` progress marks. */
   onProgress?: (bytesSoFar: number) => void;
+  /** TFTP: a timeout or an out-of-order block on the way (IOS prints `.` and `O` among the marks). */
+  onEvent?: (event: 'timeout' | 'out-of-order') => void;
   /** TFTP block size (`ip tftp blocksize`), 512 when not set. */
   blksize?: number;
   /** FTP passive mode (`ip ftp passive`, default on). */

@@ -145,14 +145,12 @@ describe('RouterResolver', () => {
     expect(s.log.map((e) => e.name)).toEqual(['tftp.lab.test']);
   });
 
-  it('appends ip domain name to unqualified names only', async () => {
+  it('appends ip domain name to unqualified names before asking, as IOS does', async () => {
     const s = await start();
     const resolver = new RouterResolver({ nameServers: [{ address: s.address, port: s.port }], hosts: {}, domain: 'lab.test' });
     expect(await resolver.resolve('ftp')).toMatchObject({ address: '127.0.0.21', via: 'dns' });
-    expect(s.log.map((e) => [e.name, e.result])).toEqual([
-      ['ftp', 'nxdomain'],
-      ['ftp.lab.test', 'answer'],
-    ]);
+    // Only the completed name is asked: the bare one never reaches the server.
+    expect(s.log.map((e) => [e.name, e.result])).toEqual([['ftp.lab.test', 'answer']]);
     // A dotted name is taken as complete.
     expect((await resolveError(resolver.resolve('ftp.other'))).reason).toBe('nxdomain');
     expect(s.log.at(-1)?.name).toBe('ftp.other');

@@ -38,6 +38,7 @@ import {
   createUdpSocket,
   StreamSource,
   type BlockSink,
+  type TransferEvent,
   type EndResult,
   type Peer,
 } from './session.ts';
@@ -66,6 +67,7 @@ interface Settings {
   rtoMs: number;
   signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
+  onEvent?: (event: TransferEvent) => void;
   highWaterMark: number;
 }
 
@@ -101,6 +103,7 @@ export class TftpTransferClient implements TransferClient {
       rtoMs: Math.max(10, timeoutMs / (retries + 1)),
       signal: ep.signal,
       onProgress: ep.onProgress,
+      onEvent: ep.onEvent,
       highWaterMark: d.highWaterMark ?? 4 << 20,
     };
   }
@@ -182,6 +185,7 @@ class ClientTransfer {
         rtoMs: s.rtoMs,
         retries: s.retries,
         onProgress: s.onProgress,
+        onEvent: s.onEvent,
         initial: firstData === null ? ackPacket(0) : undefined,
       },
       (r) => {
@@ -244,7 +248,7 @@ class ClientTransfer {
         const sender = new BlockSender(
           ch,
           source,
-          { blksize: n.blksize, windowsize: n.windowsize, rtoMs: s.rtoMs, retries: s.retries, onProgress: s.onProgress },
+          { blksize: n.blksize, windowsize: n.windowsize, rtoMs: s.rtoMs, retries: s.retries, onProgress: s.onProgress, onEvent: s.onEvent },
           (r) => {
             if (r.ok) {
               s.onProgress?.(r.bytes);

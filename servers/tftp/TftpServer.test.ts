@@ -357,6 +357,22 @@ describe('packet loss and delay (server-side faults)', () => {
     expect(md5(data)).toBe(md5(files['k200.bin']!));
   });
 
+  it('reports what IOS marks: a gap in a window is out of order, silence a timeout', async () => {
+    server.setFaults({ dropEveryN: 7 });
+    const events: string[] = [];
+    const d = await client({ windowsize: 8 }).download({ host: HOST, port: server.port, path: 'k200.bin', blksize: 1468, onEvent: (e) => events.push(e) });
+    const parts: Buffer[] = [];
+    for await (const b of d.body) parts.push(b);
+    expect(md5(Buffer.concat(parts))).toBe(md5(files['k200.bin']!));
+    expect(events).toContain('out-of-order');
+    server.setFaults({ dropEveryN: 7 });
+    const timeouts: string[] = [];
+    const d1 = await client({ windowsize: 1 }).download({ host: HOST, port: server.port, path: 'k200.bin', blksize: 1468, onEvent: (e) => timeouts.push(e) });
+    for await (const _ of d1.body);
+    expect(timeouts).toContain('timeout');
+    expect(timeouts).not.toContain('out-of-order');
+  });
+
   it.each([1, 16])('download survives dropProbability 0.05 at windowsize %i', async (ws) => {
     server.setFaults({ dropProbability: 0.05 });
     const { data } = await fetch('one.bin', { blksize: 1468, windowsize: ws });

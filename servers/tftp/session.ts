@@ -128,7 +128,11 @@ export interface FlowParams {
   retries: number;
   /** Called with the number of data bytes confirmed so far. */
   onProgress?: (bytes: number) => void;
+  /** A retransmission after silence, or a block ahead of the one expected (IOS's `.` and `O`). */
+  onEvent?: (event: TransferEvent) => void;
 }
+
+export type TransferEvent = 'timeout' | 'out-of-order';
 
 export type EndResult =
   | { ok: true; bytes: number }
@@ -324,6 +328,7 @@ export class BlockSender {
       return;
     }
     this.timerBase = Date.now();
+    this.p.onEvent?.('timeout');
     if (this.preamble) {
       this.ch.send(this.preamble);
     } else {
@@ -398,6 +403,8 @@ export class BlockReceiver {
       return;
     }
     if (wire !== (this.expected & 0xffff)) {
+      // A block past the one expected arrived before it: out of order (a duplicate is not).
+      if (((wire - this.expected) & 0xffff) < 0x8000) this.p.onEvent?.('out-of-order');
       // A duplicate (our ACK was lost) or a gap (a block was lost, RFC 7440): ACK the last
       // in-order block, once until progress, so a burst of strays yields a single answer.
       if (!this.nakSent && !this.ackHeld && !this.paused) {
@@ -480,6 +487,7 @@ export class BlockReceiver {
       return;
     }
     this.timerBase = Date.now();
+    this.p.onEvent?.('timeout');
     this.windowCount = 0; // the sender restarts its window after our re-ACK
     this.ch.send(this.control, this.bytes);
     this.arm();

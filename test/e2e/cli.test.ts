@@ -87,9 +87,32 @@ describe('flashlab schema', () => {
   });
 });
 
+describe('flashlab --version and help', () => {
+  it('--version prints the package version', () => {
+    const r = flashlab(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('run --help lists its options', () => {
+    const r = flashlab(['run', '--help']);
+    expect(r.code).toBe(0);
+    for (const o of ['--reports <dir>', '--topology <file>', '--subnet <cidr>', '--state <dir>', '--keep-state', '--check']) expect(r.stdout).toContain(o);
+  });
+
+  it('exec --help names the exit statuses and the answer options', () => {
+    const r = flashlab(['exec', '--help']);
+    expect(r.stdout).toContain('--answer <text>');
+    expect(r.stdout).toContain('--yes');
+    expect(r.stdout).toContain('3 stopped at an unanswered question');
+  });
+});
+
 describe('flashlab up / inspect / exec / down', () => {
   const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
   const subnet = `127.${rand(100, 250)}.${rand(0, 255)}.0/24`;
+  // `up --subnet` moves the whole lab there.
+  const movedTo = `127.${rand(100, 250)}.${rand(0, 255)}.0/24`;
   let topo: string;
 
   beforeAll(() => {
@@ -122,10 +145,17 @@ topology:
     expect(r.stderr.trim()).toBe('bad.yml:4: topology.nodes.r1.flash.bootflash: expected a size like 2MB');
   });
 
-  it('up prints the nodes and ready, in the background', () => {
-    const r = flashlab(['up', topo]);
+  it('up --subnet refuses a subnet outside loopback, naming it', () => {
+    const r = flashlab(['up', topo, '--subnet', '10.0.0.0/24']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/mgmt\.ipv4-subnet/);
+  });
+
+  it('up prints the nodes and ready, in the background (moved into --subnet)', () => {
+    const r = flashlab(['up', topo, '--subnet', movedTo]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^starting lab cli-lab: 3 nodes \(r1, tftp, dns\)\.* \d+\.\d s$/m);
     expect(r.stdout).toMatch(/\| r1 +\| router +\| isr4321 +\| running/);
     expect(r.stdout).toMatch(/^ready: lab cli-lab/m);
   });
@@ -145,21 +175,47 @@ topology:
       ['tftp', 'tftp', 'running'],
       ['dns', 'dns', 'running'],
     ]);
-    const prefix = subnet.split('.').slice(0, 3).join('.') + '.';
+    const prefix = movedTo.split('.').slice(0, 3).join('.') + '.';
     for (const n of nodes) expect(n.address.startsWith(prefix)).toBe(true);
     expect(nodes[0]!.ports.ssh).toBeGreaterThan(0);
     expect(nodes[1]!.ports.tftp).toBeGreaterThan(0);
     expect(nodes[2]!.ports.dns).toBeGreaterThan(0);
   });
 
-  it("exec prints the router's output", () => {
+  it('exec prints a terminal transcript as the topology user, enabled with the secret', () => {
     const r = flashlab(['exec', 'r1', 'show version', 'show running-config']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Cisco IOS XE Software, Version 16\.10\.01/);
+    expect(r.stdout).toMatch(/^r1>enable\nPassword: \nr1#show version\nCisco IOS XE Software, Version 16\.10\.01\n/);
+    expect(r.stdout).toMatch(/\nr1#show running-config\nBuilding configuration\.\.\./);
     expect(r.stdout).toMatch(/^hostname r1$/m);
     const bad = flashlab(['exec', 'nosuch', 'show version']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/no node "nosuch"/);
+  });
+
+  it('exec: exit 1 when a line is refused, 3 at an unanswered question; --answer and --yes answer', () => {
+    const refused = flashlab(['exec', 'r1', 'show nonsense', 'show clock']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain("% Invalid input detected at '^' marker.");
+    expect(refused.stdout).toContain('r1#show clock\n');
+    const asked = flashlab(['exec', 'r1', 'reload in 30', 'show reload']);
+    expect(asked.code).toBe(3);
+    expect(asked.stdout).toMatch(/Proceed with reload\? \[confirm\]\n$/);
+    expect(asked.stderr).toContain('stopped at the question "Proceed with reload? [confirm]": answer it with --answer <text>');
+    const answered = flashlab(['exec', 'r1', '--yes', 'reload in 30', 'show reload', 'reload cancel']);
+    expect(answered.code).toBe(0);
+    expect(answered.stdout).toMatch(/Proceed with reload\? \[confirm\]\nr1#show reload\nReload scheduled in \d+ minutes by admin on vty0/);
+    const user = flashlab(['exec', 'r1', '--user', 'nobody', 'show clock']);
+    expect(user.code).toBe(1);
+    expect(user.stderr).toContain('no user "nobody" on r1');
+  });
+
+  it('logs r1 shows the console (what booted and why) and the logging buffer', () => {
+    const r = flashlab(['logs', 'r1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^--- console ---\n/);
+    expect(r.stdout).toMatch(/no BOOT variable: first image on bootflash:\n.*booted bootflash:isr4300-universalk9\.16\.10\.01\.SPA\.bin \(version 16\.10\.1\)/);
+    expect(r.stdout).toMatch(/--- logging buffer ---\n[^]*%SYS-5-RESTART: System restarted --/);
   });
 
   it('fault, clock and logs drive the running lab', () => {
@@ -168,7 +224,7 @@ topology:
     expect(f.stdout).toContain('tftp: {"drop-every-n":5,"stall-after-bytes":"2MB"}');
     const bad = flashlab(['fault', 'tftp', 'drop-everything=true']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/bad faults: .*drop-everything/);
+    expect(bad.stderr).toMatch(/bad faults: .*drop-everything.*; valid keys: .*drop-every-n, .*stall-after-bytes/);
     expect(flashlab(['fault', 'tftp', '--clear']).stdout).toContain('tftp: faults cleared');
     const before = Date.parse(flashlab(['clock']).stdout.trim());
     const moved = flashlab(['clock', 'advance', '2h']);

@@ -177,7 +177,7 @@ describe('uploads land on the server intact', () => {
     const t = await router({ platform: 'c3900' });
     await t.run(`copy tftp://${ADDR}/images/${IMAGE} slot0:1:your-ios`, '');
     const out = await t.run(`copy slot0:1:your-ios ftp://admin:cisco@${ADDR}/your-ios`, 'yes');
-    expect(out).toMatch(/^Verifying checksum for 'your-ios' \(file # 1\)\.\.\. OK\nCopy 'your-ios' from Flash to server\n as 'your-ios'\? \[yes\/no\]: yes\n!+\nUpload to server done\nFlash device copy took 00:00:\d\d \[hh:mm:ss\]\n$/);
+    expect(out).toMatch(/^Verifying checksum for 'your-ios' \(file # 1\)\.\.\. OK\nCopy 'your-ios' from Flash to server\n as 'your-ios'\? \[yes\/no\] yes\n!+\nUpload to server done\nFlash device copy took 00:00:\d\d \[hh:mm:ss\]\n$/);
     expect(md5(readFileSync(join(ftpRoot, 'admin', 'your-ios')))).toBe(md5(image));
   });
 });
@@ -200,9 +200,9 @@ describe('failures from real server faults: IOS text, flash as it was', () => {
     expect(out).not.toContain('Loading');
   });
 
-  it('TFTP stalls midway: %Error reading (Timed out)', async () => {
+  it('TFTP stalls midway: the marks end in timeouts and [timed out], then %Error reading (Timed out)', async () => {
     tftp.setFaults({ stallAfterBytes: 100_000 });
-    await failing([`copy tftp://${ADDR}/images/${IMAGE} flash:`, ''], new RegExp(`\\(via GigabitEthernet0/0/0\\): !*\\n%Error reading tftp://${ADDR.replace(/\./g, '\\.')}/images/${IMAGE.replace(/\./g, '\\.')} \\(Timed out\\)\\n$`));
+    await failing([`copy tftp://${ADDR}/images/${IMAGE} flash:`, ''], new RegExp(`\\(via GigabitEthernet0/0/0\\): !*\\.+ \\[timed out\\]\\n%Error reading tftp://${ADDR.replace(/\./g, '\\.')}/images/${IMAGE.replace(/\./g, '\\.')} \\(Timed out\\)\\n$`));
   });
 
   it('TFTP file missing: (No such file or directory)', async () => {
@@ -223,6 +223,13 @@ describe('failures from real server faults: IOS text, flash as it was', () => {
     await failing(['copy bootflash:isr4300-universalk9.16.10.01.SPA.bin ftp://admin:cisco@' + ADDR + '/ro.bin', '', ''], `%Error opening ftp://*****:*****@${ADDR}/ro.bin (Permission denied)`);
   });
 
+  it('FTP upload into a folder the server lacks: (No such file or directory)', async () => {
+    await failing(
+      ['copy bootflash:isr4300-universalk9.16.10.01.SPA.bin ftp://admin:cisco@' + ADDR + '/no-such-folder/up.bin', '', ''],
+      `%Error opening ftp://*****:*****@${ADDR}/no-such-folder/up.bin (No such file or directory)`,
+    );
+  });
+
   it('FTP server full (552): %Error writing (No space left on device)', async () => {
     ftp.setFaults({ quotaFull: true });
     await failing(['copy bootflash:isr4300-universalk9.16.10.01.SPA.bin ftp://admin:cisco@' + ADDR + '/full.bin', '', ''], `%Error writing ftp://*****:*****@${ADDR}/full.bin (No space left on device)`);
@@ -241,6 +248,18 @@ describe('failures from real server faults: IOS text, flash as it was', () => {
   it('DNS down: (Unknown host) after the name server stays silent', async () => {
     dns.setFaults({ down: true });
     await failing([`copy tftp://tftpsrv/images/${IMAGE} flash:`, ''], `Translating "tftpsrv"...domain server (${ADDR})\n%Error opening tftp://tftpsrv/images/${IMAGE} (Unknown host)\n`);
+  });
+
+  it('TFTP loss the transfer survives: a . for each timeout among the marks, then [OK]', async () => {
+    tftp.setFaults({ dropEveryN: 40 });
+    const t = await router();
+    tuneCopy(t.router, { timeoutSec: 1, bytesPerMark: 16_384 });
+    const out = await t.run(`copy tftp://${ADDR}/images/${IMAGE} flash:`, '');
+    const marks = /\(via GigabitEthernet0\/0\/0\): ([!.\n]+)\[OK - (\d+) bytes\]/.exec(out);
+    expect(marks, out).not.toBeNull();
+    expect(marks![1]).toContain('.');
+    expect(marks![1]).toContain('!');
+    expect(Number(marks![2])).toBe(image.length);
   });
 
   it('Ctrl-C in the middle of a TFTP download: (Aborted), nothing kept', async () => {

@@ -54,7 +54,8 @@ const blobOf = (fsJson: string, name: string): string => {
 describe('damaged flash state', () => {
   it('up names unreadable NVRAM metadata and a missing content, and the router says I/O error', () => {
     expect(flashlab(['up', topo, '--high-ports']).code).toBe(0);
-    const saved = flashlab(['exec', 'r1', 'copy running-config bootflash:notes.cfg', '', 'write memory']);
+    // exec answers questions only when told: --yes takes the offered file name.
+    const saved = flashlab(['exec', 'r1', '--yes', 'copy running-config bootflash:notes.cfg', 'write memory']);
     expect(saved.code).toBe(0);
     expect(flashlab(['down']).code).toBe(0);
 

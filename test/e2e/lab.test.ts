@@ -85,11 +85,11 @@ describe('embedded lab', () => {
 
   it('inspect shows the ports by service, and servicePort maps the well-known port to them', () => {
     const byName = Object.fromEntries(lab.inspect().map((n) => [n.name, n]));
-    expect(Object.keys(byName.r1!.ports)).toEqual(['ssh']);
+    expect(Object.keys(byName.r1!.ports)).toEqual(['ssh', 'telnet']);
     expect(Object.keys(byName.ftp!.ports)).toEqual(['ftp']);
     expect(Object.keys(byName.tftp!.ports)).toEqual(['tftp']);
     expect(Object.keys(byName.dns!.ports)).toEqual(['dns']);
-    for (const [name, svc] of [['ftp', 'ftp'], ['tftp', 'tftp'], ['dns', 'dns'], ['r1', 'ssh']] as const) {
+    for (const [name, svc] of [['ftp', 'ftp'], ['tftp', 'tftp'], ['dns', 'dns'], ['r1', 'ssh'], ['r1', 'telnet']] as const) {
       expect(lab.servicePort(byName[name]!.address, svc)).toBe(byName[name]!.ports[svc]);
     }
   });

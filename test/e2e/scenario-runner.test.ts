@@ -105,13 +105,18 @@ describe('flashlab run', () => {
     expect(failures[0]!.message).toContain('No reload is pending.');
     // The failure sits in the testcase of step 6 of the broken suite.
     const brokenCases = xml.slice(xml.indexOf('name="broken copy"'));
-    expect(brokenCases).toMatch(/<testcase classname="b-broken" name="06 cli r1: show reload" time="[\d.]+">\s*<failure/);
+    expect(brokenCases).toMatch(/<testcase classname="b-broken" name="06 cli r1: show reload" file="[^"]*b-broken\.yml" line="\d+" time="[\d.]+">\s*<failure/);
 
     const md = readFileSync(join(r.reports, 'report.md'), 'utf8');
     expect(md).toContain('### ❌ 6. cli r1: show reload ← FAILED');
     expect(md).toMatch(/> ❌ \*\*Failed at step 6: cli r1: show reload\*\* \(line \d+\)/);
     // The transcript of the failing step shows what the router really said.
     expect(md).toContain('r1#show reload\nNo reload is scheduled.');
+    expect(md).toContain('actual output (last lines):');
+    expect(md).toMatch(/\| flashlab \| \d+\.\d+\.\d+ \|/);
+    expect(md).toContain('## SPEC coverage');
+    const page = readFileSync(join(r.reports, 'report.html'), 'utf8');
+    expect(page).toContain('<h3 class="failed">❌ 6. cli r1: show reload ← FAILED</h3>');
   });
 
   it('all green: exit 0, pyATS-named steps included', async () => {
@@ -125,6 +130,8 @@ describe('flashlab run', () => {
     const md = readFileSync(join(r.reports, 'report.md'), 'utf8');
     expect(md).toContain('verify /md5 (bootflash:isr4300-universalk9.16.12.04.SPA.bin) =');
     expect(md).toContain('System image file is "bootflash:isr4300-universalk9.16.12.04.SPA.bin"');
+    // The FTP server's own log lines, under the step that caused them.
+    expect(md).toMatch(/<details><summary>server log during this step<\/summary>\n\n`+text\n(ftp: .*\n)*ftp: .*isr4300-universalk9\.16\.12\.04\.SPA\.bin/);
   });
 
   it('an invalid file: exit 2 with file and line, nothing run, no reports', async () => {

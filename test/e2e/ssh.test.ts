@@ -416,3 +416,42 @@ describe('stock OpenSSH client', () => {
     expect(bad.stdout).toBe('');
   });
 });
+
+describe('AAA over SSH: the login privilege and SCP follow exec authorization', () => {
+  /** The first reply byte of `scp -t` as this user: 0 = go ahead, 1 = refused. */
+  async function scpReply(user: string, password: string): Promise<string> {
+    const c = await connect({ username: user, password });
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        c.exec('scp -t bootflash:aaa-test.bin', (err, stream) => {
+          if (err) return reject(err);
+          let got = '';
+          stream.on('data', (d: Buffer) => {
+            got += d.toString('latin1');
+            if (got.length) {
+              resolve(got[0] === '\x00' ? 'ok' : `refused: ${got.slice(1).trim()}`);
+              stream.end();
+            }
+          });
+          stream.on('close', () => resolve(got ? got : 'closed'));
+        });
+      });
+    } finally {
+      c.end();
+    }
+  }
+
+  it('under aaa new-model alone a privilege-15 user starts at 1 and may not copy; exec authorization gives the level back', async () => {
+    await t.run('configure terminal', 'username ops privilege 15 secret ops', 'ip scp server enable', 'end');
+    expect(await scpReply('ops', 'ops')).toBe('ok');
+    await t.run('configure terminal', 'aaa new-model', 'aaa authentication login default local', 'end');
+    expect(await scpReply('ops', 'ops')).toBe('refused: scp: Permission denied');
+    const c = await connect({ username: 'ops', password: 'ops' });
+    const sh = await shell(c);
+    await sh.waitFor(/R1>$/);
+    c.end();
+    await t.run('configure terminal', 'aaa authorization exec default local', 'end');
+    expect(await scpReply('ops', 'ops')).toBe('ok');
+    await t.run('configure terminal', 'no aaa new-model', 'no ip scp server enable', 'no username ops', 'end');
+  });
+});

@@ -119,7 +119,8 @@ describe('item 2: the --More-- pager', () => {
     await type(sh, 'show version\r', / --More-- $/);
     await type(sh, 'q', /R1>$/);
     const err = await type(sh, 'xyz\r', /R1>$/);
-    expect(err).toBe('xyz\r\n% Unknown command or computer name, or unable to find computer address\r\nR1>');
+    // With domain lookup on (the default) IOS first tries the word as a host name.
+    expect(err).toBe('xyz\r\nTranslating "xyz"...domain server (255.255.255.255)\r\n% Unknown command or computer name, or unable to find computer address\r\nR1>');
     expect(err).not.toContain('--More--');
     await answers(sh);
   });
@@ -128,7 +129,7 @@ describe('item 2: the --More-- pager', () => {
     const sh = await login(6);
     await type(sh, 'show version\r', / --More-- $/);
     const out = await type(sh, 'xyzzy\r', /computer address\r\nR1>$/);
-    expect(out).toBe('\r          \rR1>yzzy\r\n% Unknown command or computer name, or unable to find computer address\r\nR1>');
+    expect(out).toBe('\r          \rR1>yzzy\r\nTranslating "yzzy"...domain server (255.255.255.255)\r\n% Unknown command or computer name, or unable to find computer address\r\nR1>');
     await answers(sh);
   });
 

@@ -34,12 +34,8 @@ interface TaskResult {
   [k: string]: unknown;
 }
 
-function inventory(address: string, port: number): string {
-  // JSON is valid YAML; the yaml inventory plugin reads it from a .yml file.
-  return JSON.stringify({
-    all: {
-      hosts: {
-        r1: {
+function inventory(hosts: Record<string, { address: string; port: number }>): string {
+  const entry = ({ address, port }: { address: string; port: number }) => ({
           ansible_host: address,
           ansible_port: port,
           ansible_user: 'admin',
@@ -50,10 +46,9 @@ function inventory(address: string, port: number): string {
           ansible_become: true,
           ansible_become_method: 'enable',
           ansible_become_password: 'cisco',
-        },
-      },
-    },
   });
+  // JSON is valid YAML; the yaml inventory plugin reads it from a .yml file.
+  return JSON.stringify({ all: { hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name, entry(h)])) } });
 }
 
 const PLAYBOOK = `
@@ -73,8 +68,24 @@ const PLAYBOOK = `
         save_when: modified
 `;
 
-/** Runs the playbook with a private HOME/temp/cwd so no user or repo ansible.cfg applies. */
-async function runPlaybook(): Promise<PlaybookJson> {
+/** Every fact subset, and a change under an interface (parents), on both platforms. */
+const INTERFACE_LINES = ['description ansible was here', 'ip address 10.12.0.1 255.255.255.0', 'no shutdown'];
+const PLAYBOOK_INTERFACES = `
+- name: flashlab interfaces
+  hosts: r1,r2
+  gather_facts: false
+  tasks:
+    - name: facts
+      cisco.ios.ios_facts:
+        gather_subset: all
+    - name: interface
+      cisco.ios.ios_config:
+        parents: interface {{ spare_interface }}
+        lines: ${JSON.stringify(INTERFACE_LINES)}
+`;
+
+/** Runs a playbook with a private HOME/temp/cwd so no user or repo ansible.cfg applies. */
+async function runPlaybook(playbook = 'playbook.yml'): Promise<PlaybookJson> {
   const playbookBin = requireBinary('ansible-playbook', 'ansible');
   const work = join(dir, 'ansible');
   const env: NodeJS.ProcessEnv = {};
@@ -92,7 +103,7 @@ async function runPlaybook(): Promise<PlaybookJson> {
   });
   let stdout: string;
   try {
-    stdout = await runDebianPython([playbookBin, '-i', join(work, 'inventory.yml'), join(work, 'playbook.yml')], { cwd: work, env, timeoutMs: 50_000 });
+    stdout = await runDebianPython([playbookBin, '-i', join(work, 'inventory.yml'), join(work, playbook)], { cwd: work, env, timeoutMs: 50_000 });
   } catch (e) {
     // Exit 2 means a task failed on some host: the json callback still printed the run.
     if (!(e instanceof CommandError && e.exitCode === 2)) {
@@ -107,17 +118,17 @@ async function runPlaybook(): Promise<PlaybookJson> {
   }
 }
 
-function results(run: PlaybookJson): Record<string, TaskResult> {
+function results(run: PlaybookJson, host = 'r1'): Record<string, TaskResult> {
   const out: Record<string, TaskResult> = {};
-  for (const t of run.plays[0]!.tasks) out[t.task.name] = t.hosts.r1!;
+  for (const t of run.plays[0]!.tasks) out[t.task.name] = t.hosts[host]!;
   return out;
 }
 
 /** Fails with ansible's own message when a task failed, instead of a bare assertion diff. */
-function expectNoFailures(run: PlaybookJson): void {
-  const failed = Object.entries(results(run)).filter(([, r]) => r.failed);
-  expect(failed.map(([name, r]) => `${name}: ${r.msg}`)).toEqual([]);
-  expect(run.stats.r1).toMatchObject({ failures: 0, unreachable: 0 });
+function expectNoFailures(run: PlaybookJson, host = 'r1'): void {
+  const failed = Object.entries(results(run, host)).filter(([, r]) => r.failed);
+  expect(failed.map(([name, r]) => `${host} ${name}: ${r.msg}`)).toEqual([]);
+  expect(run.stats[host]).toMatchObject({ failures: 0, unreachable: 0 });
 }
 
 beforeAll(async () => {
@@ -129,7 +140,9 @@ beforeAll(async () => {
       topology: {
         nodes: {
           r1: { kind: 'router', platform: 'isr4321', 'boot-seconds': 1, images: [{ name: IMAGE, version: '16.10.1', size: '1MB' }] },
+          r2: { kind: 'router', platform: 'c3900', 'boot-seconds': 1, images: [{ name: 'c3900-universalk9-mz.SPA.150-1.M7.bin', version: '15.0(1)M7', size: '1MB' }] },
         },
+        links: [{ endpoints: ['r1:GigabitEthernet0/0/1', 'r2:GigabitEthernet0/1'] }],
       },
     },
     { stateDir: join(dir, 'state') },
@@ -137,9 +150,17 @@ beforeAll(async () => {
   const work = join(dir, 'ansible');
   mkdirSync(join(work, 'home'), { recursive: true });
   mkdirSync(join(work, 'tmp'), { recursive: true });
-  const r1 = lab.inspect().find((n) => n.name === 'r1')!;
-  writeFileSync(join(work, 'inventory.yml'), inventory(r1.address, r1.ports.ssh!));
+  const at = (name: string) => {
+    const n = lab.inspect().find((x) => x.name === name)!;
+    return { address: n.address, port: n.ports.ssh! };
+  };
+  writeFileSync(join(work, 'inventory.yml'), inventory({ r1: at('r1'), r2: at('r2') }));
   writeFileSync(join(work, 'playbook.yml'), PLAYBOOK);
+  writeFileSync(join(work, 'playbook-interfaces.yml'), PLAYBOOK_INTERFACES);
+  // The port each router's playbook configures: the ends of the topology's link.
+  mkdirSync(join(work, 'host_vars'), { recursive: true });
+  writeFileSync(join(work, 'host_vars', 'r1.yml'), 'spare_interface: GigabitEthernet0/0/1\n');
+  writeFileSync(join(work, 'host_vars', 'r2.yml'), 'spare_interface: GigabitEthernet0/1\n');
 });
 
 afterAll(async () => {
@@ -205,5 +226,35 @@ describe('Ansible cisco.ios against a lab router', () => {
     expect(r2.config!.changed).toBe(false);
     expect(r2.config!.commands).toBeUndefined();
     expect(second.stats.r1!.changed).toBe(0);
+  }, 110_000);
+});
+
+describe('Ansible ios_facts (gather_subset all) and ios_config under an interface', () => {
+  it('reports the real interfaces of both platforms and configures one on each', async () => {
+    const run = await runPlaybook('playbook-interfaces.yml');
+    const expected: Record<string, { mgmt: string; spare: string; names: string[]; iostype: string }> = {
+      r1: { mgmt: 'GigabitEthernet0/0/0', spare: 'GigabitEthernet0/0/1', names: ['GigabitEthernet0/0/0', 'GigabitEthernet0/0/1'], iostype: 'IOS-XE' },
+      r2: { mgmt: 'GigabitEthernet0/0', spare: 'GigabitEthernet0/1', names: ['GigabitEthernet0/0', 'GigabitEthernet0/1', 'GigabitEthernet0/2', 'FastEthernet0/3/0', 'FastEthernet0/3/1'], iostype: 'IOS' },
+    };
+    for (const [host, want] of Object.entries(expected)) {
+      expectNoFailures(run, host);
+      const r = results(run, host);
+      const facts = r.facts!.ansible_facts! as Record<string, any>;
+      expect(facts.ansible_net_iostype).toBe(want.iostype);
+      expect(Object.keys(facts.ansible_net_interfaces).sort()).toEqual([...want.names].sort());
+      const address = lab.inspect().find((n) => n.name === host)!.address;
+      expect(facts.ansible_net_interfaces[want.mgmt]).toMatchObject({ operstatus: 'up', lineprotocol: 'up', bandwidth: 1000000, mtu: 1500, ipv4: [{ address, subnet: expect.any(String) }] });
+      expect(facts.ansible_net_interfaces[want.spare]).toMatchObject({ operstatus: 'administratively down', lineprotocol: 'down' });
+      expect(facts.ansible_net_all_ipv4_addresses).toEqual([address]);
+      expect(facts.ansible_net_config).toContain(`interface ${want.spare}`);
+      // ios_config under `interface X`: the parent line, then the three children.
+      expect(r.interface!.changed).toBe(true);
+      expect(r.interface!.commands).toEqual([`interface ${want.spare}`, ...INTERFACE_LINES]);
+      const running = lab.router(host).configText();
+      expect(running).toContain(`interface ${want.spare}\n description ansible was here\n ip address 10.12.0.1 255.255.255.0\n`);
+    }
+    // Both ends of the link are up now, so the ports are up/up on each router.
+    const brief = await lab.router('r2').exec(['show ip interface brief']);
+    expect(brief).toMatch(/^GigabitEthernet0\/1\s+10\.12\.0\.1\s+YES manual up\s+up$/m);
   }, 110_000);
 });

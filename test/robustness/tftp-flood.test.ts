@@ -60,11 +60,13 @@ describe('TFTP server under a flood of unacknowledged requests', () => {
     expect(r.ok && r.packet.op === 'ERROR' ? r.packet.message : '').toMatch(/Server busy/);
 
     // Another client is served while the flooder's sessions hang.
-    const other = await firstAnswer(randomLoopback());
-    expect(other.answer?.ok && other.answer.packet.op).toBe('DATA');
-    expect(other.ms).toBeLessThan(100);
+    // The best of three: a loaded CI machine may delay one datagram, a stalled server all.
+    const others = [];
+    for (let i = 0; i < 3; i++) others.push(await firstAnswer(randomLoopback()));
+    for (const other of others) expect(other.answer?.ok && other.answer.packet.op).toBe('DATA');
+    expect(Math.min(...others.map((o) => o.ms))).toBeLessThan(100);
 
-    for (const f of [...flood, other]) f.sock.close();
+    for (const f of [...flood, ...others]) f.sock.close();
     // Silent peers are given up on within (retries + 1) x timeout = 3 s here.
     const deadline = Date.now() + 8000;
     while (Date.now() < deadline && fds() > baseline + 2) await new Promise((res) => setTimeout(res, 200));

@@ -63,6 +63,17 @@ const feature: Feature<Ctx> = {
         c.print(`got ${String(pw).length} chars`);
       },
     },
+    {
+      mode: 'user',
+      syntax: 'upload',
+      help: { upload: 'The seed dialog and form fields' },
+      async run(c) {
+        const go = await c.confirm({ kind: 'yesno', text: "Copy 'f' from Flash to server\n as 'f'?", colon: false });
+        const count = await c.ask({ kind: 'field', text: 'Repeat count', default: '5' });
+        const target = await c.ask({ kind: 'field', text: 'Target IP address' });
+        c.print(`go=${go} count=${String(count)} target=${String(target)}`);
+      },
+    },
     { mode: 'user', syntax: 'configure terminal', help: { configure: 'Enter configuration mode' }, run: (c) => c.enterMode('config') },
     { mode: 'config', syntax: 'hostname <name>', help: { hostname: 'Set system name' }, run: (c) => void (c.router.hostname = c.args.name!) },
     { mode: 'config', syntax: 'end', help: { end: 'Exit from configure mode' }, run: (c) => c.session.exitMode(true) },
@@ -347,6 +358,22 @@ describe('LineEditor', () => {
     t.type('\r');
     await settle();
     expect(t.term.raw).toMatch(/Delete b\.bin\? \[confirm\]\r\nremoved b\.bin\r\nR1>$/);
+  });
+
+  it('waits for answers at the seed yes/no form and at form fields', async () => {
+    const t = await setup();
+    t.type('upload\r');
+    await settle();
+    expect(t.term.current).toBe("as 'f'? [yes/no]".padStart(" as 'f'? [yes/no]".length));
+    t.type('yes\r');
+    await settle();
+    expect(t.term.current).toBe('Repeat count [5]:');
+    t.type('\r');
+    await settle();
+    expect(t.term.current).toBe('Target IP address:');
+    t.type('127.0.0.9\r');
+    await settle();
+    expect(t.term.raw).toMatch(/go=true count=5 target=127\.0\.0\.9\r\nR1>$/);
   });
 
   it('does not echo secret input', async () => {

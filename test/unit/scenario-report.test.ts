@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { baseName, parseBootvar, parseDir, parseFree, parseMd5, parseRunningImage, versionShown } from '../../lab/scenario/ios.ts';
-import { junitXml, markdownReport, transcriptText } from '../../lab/scenario/report.ts';
-import { checkExpect, faultValues, relocate, type ScenarioResult, type StepResult } from '../../lab/scenario/runner.ts';
+import { foldMarks, junitXml, markdownReport, transcriptText } from '../../lab/scenario/report.ts';
+import { checkExpect, faultValues, type ScenarioResult, type StepResult } from '../../lab/scenario/runner.ts';
+import { relocate } from '../../lab/topology/load.ts';
 import { cleanTerminal, CLI_PROMPT, responseOf, type Exchange } from '../../lab/scenario/ssh.ts';
 
 /** A tiny XML reader: checks well-formedness and returns the element tree. */
@@ -115,6 +116,32 @@ describe('reports', () => {
     // The BEL from the transcript must not reach the XML.
     expect(xml).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f]/);
     expect(suites[2]!.children.some((c) => c.name === 'testcase' && c.children.some((d) => d.name === 'error'))).toBe(true);
+  });
+
+  it('JUnit: each test case names its scenario file and line; run details as properties', () => {
+    const xml = junitXml([passing, failing], { version: '9.9.9', topology: 'lab/topologies/default.yml', subnet: '127.88.0.0/24', runtime: 'embedded', ms: 1234 });
+    const root = parseXml(xml);
+    const cases = root.children.flatMap((s) => s.children.filter((c) => c.name === 'testcase'));
+    expect(cases[3]!.attrs).toMatchObject({ name: '02 step 2', line: '11' });
+    expect(cases[3]!.attrs.file).toMatch(/\.yml$/);
+    const props = root.children[0]!.children.find((c) => c.name === 'properties')!.children.map((p) => [p.attrs.name, p.attrs.value]);
+    expect(props).toEqual(expect.arrayContaining([['flashlab.version', '9.9.9'], ['subnet', '127.88.0.0/24'], ['topology', 'lab/topologies/default.yml']]));
+  });
+
+  it('Markdown: run details and the SPEC coverage table, uncovered IDs named', () => {
+    const md = markdownReport([passing, failing], { details: { version: '9.9.9', topology: 'lab/topologies/default.yml', runtime: 'embedded', ms: 61_000 } });
+    expect(md).toContain('| flashlab | 9.9.9 |');
+    expect(md).toContain("| subnet | each topology's own |");
+    const covered = passing.covers[0]!;
+    expect(md).toMatch(new RegExp(`\\| ${covered.replace('.', '\\.')} \\| [^|]+ \\| .*\\[${passing.name.replace(/[&<>]/g, '.')}\\]`));
+    expect(md).toMatch(/Not covered by any scenario in this run: .*S2\.1,/);
+  });
+
+  it('folds long runs of progress marks to their first and last lines', () => {
+    const marks = Array.from({ length: 10 }, () => '!'.repeat(70));
+    const text = ['Loading f from h (via Gi0): !!!!', ...marks, '!!!..O!', '[OK - 1 bytes]'].join('\n');
+    expect(foldMarks(text)).toBe(['Loading f from h (via Gi0): !!!!', '!'.repeat(70), '[… 9 lines of progress marks folded (630 marks) …]', '!!!..O!', '[OK - 1 bytes]'].join('\n'));
+    expect(foldMarks('!!!\n!!!\nok')).toBe('!!!\n!!!\nok');
   });
 
   it('Markdown: summary table, transcripts, the failing step called out', () => {

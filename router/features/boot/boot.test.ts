@@ -109,3 +109,52 @@ describe('boot (boot system, ROMmon)', () => {
     expect(await t.run('show version')).toMatch(/Configuration register is 0x2142\n/);
   });
 });
+
+describe('chapter 3 wording around reload', () => {
+  it('classic IOS says "System returned to ROM by reload at"', async () => {
+    const t = await makeTestRouter({ platform: 'c3900' });
+    await t.run('write memory');
+    await t.run('reload', '');
+    t.clock.advance(1);
+    await t.router.waitFor(['running'], 5_000);
+    expect(await t.run('show version')).toContain('System returned to ROM by reload at 10:00:00 UTC Wed Nov 25 2026\n');
+  });
+
+  it('reload in N reason R: Reload reason: before [confirm], Reload Reason: in the syslog line', async () => {
+    const t = await makeTestRouter();
+    await t.run('write memory');
+    const out = await t.run('reload in 10 reason image upgrade', '');
+    expect(out).toContain('Reload scheduled in 10 minutes by lab on vty0 (127.0.0.1)\nReload reason: image upgrade\nProceed with reload? [confirm]');
+    expect(await t.run('show logging')).toMatch(/%SYS-5-SCHEDULED_RELOAD: Reload requested for .* by lab on vty0 \(127\.0\.0\.1\)\. Reload Reason: image upgrade\./);
+  });
+
+  it('a bad reload in value gets the caret under it, and nothing is scheduled', async () => {
+    const t = await makeTestRouter();
+    const out = await t.router.exec(['reload in 99:99'], { prompts: true });
+    // Under `99:99` on the echoed line `R1#reload in 99:99`: prompt (3) + `reload in ` (10).
+    expect(out.startsWith(`${' '.repeat(13)}^\n% Invalid input detected at '^' marker.`)).toBe(true);
+    expect(await t.run('show reload')).toBe('No reload is scheduled.\n');
+  });
+
+  it('booting a new image changes only the version line: no Save? question', async () => {
+    const { makeImage } = await import('../../image/format.ts');
+    const { join } = await import('node:path');
+    const { readFile } = await import('node:fs/promises');
+    const t = await makeTestRouter();
+    const file = join(t.dir, 'new.bin');
+    await makeImage(file, { platform: 'isr4300', version: '16.12.4', featureSet: 'universalk9', kind: 'system', size: 64 * 1024 });
+    const bytes = await readFile(file);
+    const w = t.router.fs.default.createWriter('isr4300-universalk9.16.12.04.SPA.bin', bytes.length);
+    await w.write(bytes);
+    await w.commit();
+    await t.run('configure terminal', 'boot system bootflash:isr4300-universalk9.16.12.04.SPA.bin', 'end', 'write memory');
+    t.router.reload();
+    t.clock.advance(1);
+    await t.router.waitFor(['running'], 5_000);
+    expect(t.router.softwareVersion()).toBe('16.12.4');
+    expect(await t.run('show running-config')).toContain('\nversion 16.12\n');
+    const out = await t.run('reload in 10', '');
+    expect(out).not.toContain('Save?');
+    expect(out).toContain('Proceed with reload? [confirm]');
+  });
+});

@@ -3,6 +3,7 @@
  * `show bootvar`, `reload` now / in / at / cancel, `show reload`, countdown banners, and the
  * ROMmon prompt a router falls to when nothing boots.
  */
+import { invalidAtToken } from '../../cli/caret.ts';
 import { CliError } from '../../cli/CliSession.ts';
 import { Dialogs } from '../../cli/dialogs.ts';
 import type { CommandContext, ConfigSection, Feature } from '../../cli/types.ts';
@@ -65,7 +66,8 @@ export function reloadNow(r: Router, by: string, reason = 'Reload Command'): voi
   if (r.platform.family === 'iosxe') {
     broadcast(r, 'Chassis 1 reloading, reason - Reload command');
   }
-  r.reload(reason, reason === 'Reload Command' ? 'Reload Command' : reason);
+  // Classic IOS says `System returned to ROM by reload at …` (the real C3945); IOS XE names the cause.
+  r.reload(reason, r.platform.family === 'ios' ? 'reload' : reason);
 }
 
 /** Schedules a reload (also used by the Auto-Upgrade Manager's warm upgrade). */
@@ -150,6 +152,19 @@ function parseAt(r: Router, time: string, a?: string, b?: string): Date | undefi
 
 const rommonHelp = { boot: 'boot up an external process', dir: 'list files in file system', set: 'display the monitor variables', confreg: 'configuration register utility', reset: 'system reset' };
 
+/** `show bootvar` (and IOS XE's `show boot`): BOOT, CONFIG_FILE, BOOTLDR, config-register. */
+function showBootvar(ctx: Ctx): void {
+  const s = ctx.router.system;
+  const retry = ctx.router.platform.family === 'iosxe' ? 12 : 1;
+  ctx.print(`BOOT variable = ${s.bootSystem.map((b) => `${b},${retry};`).join('')}`);
+  ctx.print('CONFIG_FILE variable = ');
+  ctx.print('BOOTLDR variable does not exist');
+  const next = s.nextConfigRegister;
+  ctx.print(`Configuration register is 0x${s.configRegister.toString(16)}${next !== undefined && next !== s.configRegister ? ` (will be 0x${next.toString(16)} at next reload)` : ''}`);
+  ctx.print('');
+  if (ctx.router.platform.family === 'iosxe') ctx.print('Standby not ready to show bootvar\n');
+}
+
 export const bootFeature: Feature<Router> = {
   name: 'boot',
   modes: [{ id: 'rommon', prompt: 'rommon {n} > ', standalone: true }],
@@ -188,19 +203,17 @@ export const bootFeature: Feature<Router> = {
     },
     {
       mode: 'exec',
-      syntax: '{show bootvar|show boot}',
-      help: { bootvar: 'Boot and related environment variable', boot: 'show boot attributes' },
-      run(ctx) {
-        const s = ctx.router.system;
-        const retry = ctx.router.platform.family === 'iosxe' ? 12 : 1;
-        ctx.print(`BOOT variable = ${s.bootSystem.map((b) => `${b},${retry};`).join('')}`);
-        ctx.print('CONFIG_FILE variable = ');
-        ctx.print('BOOTLDR variable does not exist');
-        const next = s.nextConfigRegister;
-        ctx.print(`Configuration register is 0x${s.configRegister.toString(16)}${next !== undefined && next !== s.configRegister ? ` (will be 0x${next.toString(16)} at next reload)` : ''}`);
-        ctx.print('');
-        if (ctx.router.platform.family === 'iosxe') ctx.print('Standby not ready to show bootvar\n');
-      },
+      syntax: 'show bootvar',
+      help: { bootvar: 'Boot and related environment variable' },
+      run: showBootvar,
+    },
+    {
+      // IOS XE routers take `show boot` as another name for show bootvar; ISR G2 has none.
+      mode: 'exec',
+      syntax: 'show boot',
+      help: { boot: 'show boot attributes' },
+      when: (r) => r.platform.family === 'iosxe',
+      run: showBootvar,
     },
     {
       mode: 'exec',
@@ -217,7 +230,8 @@ export const bootFeature: Feature<Router> = {
       help: { in: 'Reload after a time interval', when: 'Delay before reload (mmm or hhh:mm)' },
       async run(ctx) {
         const minutes = parseIn(ctx.args.when!);
-        if (minutes === undefined) throw new CliError(`% Invalid input detected: ${ctx.args.when} (use mmm or hhh:mm, at most 24 days)`);
+        // IOS's parser refuses the value itself: the caret under it.
+        if (minutes === undefined) throw invalidAtToken(ctx, 2);
         const r = ctx.router;
         const at = new Date(r.clock.now().getTime() + minutes * 60_000);
         const by = ctx.session.origin();

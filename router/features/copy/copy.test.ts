@@ -277,12 +277,12 @@ describe('upload dialogs', () => {
     await put(r, 'slot0:1:your-ios', data);
     const out = await run('copy slot0:1:your-ios ftp://myuser:mypass@172.23.1.129/dirt/sysadmin/your-ios', 'yes');
     expect(out).toMatch(
-      /^Verifying checksum for 'your-ios' \(file # 1\)\.\.\. OK\nCopy 'your-ios' from Flash to server\n as 'dirt\/sysadmin\/your-ios'\? \[yes\/no\]: yes\n!+\nUpload to server done\nFlash device copy took 00:00:0\d \[hh:mm:ss\]\n$/,
+      /^Verifying checksum for 'your-ios' \(file # 1\)\.\.\. OK\nCopy 'your-ios' from Flash to server\n as 'dirt\/sysadmin\/your-ios'\? \[yes\/no\] yes\n!+\nUpload to server done\nFlash device copy took 00:00:0\d \[hh:mm:ss\]\n$/,
     );
     expect(ftp.received.get('dirt/sysadmin/your-ios')!.equals(data)).toBe(true);
     expect(ftp.calls[0]).toMatchObject({ username: 'myuser', password: 'mypass' });
     const no = await run('copy slot0:1:your-ios ftp://myuser:mypass@172.23.1.129/other', 'no');
-    expect(no).toContain('[yes/no]: no\n');
+    expect(no).toContain("as 'other'? [yes/no] no\n");
     expect(ftp.calls).toHaveLength(1);
   });
 
@@ -457,7 +457,7 @@ describe('failures: IOS text and nothing left behind', () => {
     tftp.failAfter = { bytes: 4 * CHUNK, error: new TransferError('timeout', 'read') };
     const before = snapshot(r);
     const out = await run('copy tftp://10.1.1.1/f.bin flash:', '');
-    expect(out).toContain('(via GigabitEthernet0/0/0): !!!!\n%Error reading tftp://10.1.1.1/f.bin (Timed out)\n');
+    expect(out).toContain('(via GigabitEthernet0/0/0): !!!! [timed out]\n%Error reading tftp://10.1.1.1/f.bin (Timed out)\n');
     expect(snapshot(r)).toEqual(before);
   });
 
@@ -567,6 +567,21 @@ describe('odd commands', () => {
   it('copy running-config startup-config stays with the system feature', async () => {
     const { run } = await lab();
     expect(await run('copy running-config startup-config', '')).toContain('[OK]');
+  });
+});
+
+describe('progress marks', () => {
+  it('timeouts and out-of-order blocks take a column among the ! marks, wrapping with them', async () => {
+    const { Progress } = await import('./output.ts');
+    let out = '';
+    const p = new Progress((t) => (out += t), 10, 4);
+    p.update(20);
+    p.event('timeout');
+    p.event('out-of-order');
+    p.update(40);
+    p.timedOut();
+    p.endLine();
+    expect(out).toBe('!!.O\n!! [timed out]\n');
   });
 });
 

@@ -64,6 +64,8 @@ const tunings = new WeakMap<Router, Partial<CopyTuning>>();
 
 export function tuneCopy(r: Router, t: Partial<CopyTuning>): void {
   tunings.set(r, { ...tunings.get(r), ...t });
+  // Every lookup the router makes waits as long (an unknown word in EXEC is a lookup too).
+  if (t.dnsTimeoutMs !== undefined) r.dnsTimeoutMs = t.dnsTimeoutMs;
 }
 
 function tuning(r: Router): CopyTuning {
@@ -266,8 +268,10 @@ async function download(ctx: Ctx, src: NetUrl, dst: LocalOrRunning): Promise<voi
   const client = r.env.transfer[src.scheme];
   const t0 = performance.now();
   let dl: Download;
+  // Timeouts and out-of-order blocks show among the marks once the marks have begun.
+  let progress: Progress | undefined;
   try {
-    dl = await client.download(endpoint(ctx, src.scheme, src, address, path, ac.signal));
+    dl = await client.download({ ...endpoint(ctx, src.scheme, src, address, path, ac.signal), onEvent: (e) => progress?.event(e) });
   } catch (e) {
     throw transferFailure(e, url, src.scheme, 'open');
   }
@@ -294,7 +298,7 @@ async function download(ctx: Ctx, src: NetUrl, dst: LocalOrRunning): Promise<voi
   }
 
   const t = tuning(r);
-  const progress = new Progress(out, t.bytesPerMark, t.marksPerLine);
+  progress = new Progress(out, t.bytesPerMark, t.marksPerLine);
   progress.prefix(`Loading ${path} from ${address} (via ${viaInterface(r)}): `);
   let n = 0;
   try {
@@ -312,9 +316,10 @@ async function download(ctx: Ctx, src: NetUrl, dst: LocalOrRunning): Promise<voi
     progress.finish(n);
     await writer?.commit();
   } catch (e) {
-    progress.endLine();
     ac.abort();
     await writer?.abort();
+    if (e instanceof TransferError && e.code === 'timeout') progress.timedOut();
+    progress.endLine();
     throw transferFailure(e, url, src.scheme, 'read');
   }
   progress.endLine();
@@ -394,7 +399,7 @@ async function upload(ctx: Ctx, src: LocalOrRunning, dst: NetUrl): Promise<void>
     out(`Verifying checksum for '${source.name}' (file # ${fileNumber(loc)})... `);
     await loc.fs.md5(loc.path);
     out('OK\n');
-    const go = await ctx.confirm({ kind: 'yesno', text: `Copy '${source.name}' from Flash to server\n as '${path}'?`, fileOp: true });
+    const go = await ctx.confirm({ kind: 'yesno', text: `Copy '${source.name}' from Flash to server\n as '${path}'?`, fileOp: true, colon: false });
     if (!go) return;
   }
   const address = await resolveOrFail(ctx, host, url);
@@ -414,8 +419,9 @@ async function upload(ctx: Ctx, src: LocalOrRunning, dst: NetUrl): Promise<void>
   const t0 = performance.now();
   try {
     // Once the server confirmed the file it is there: a Ctrl-C arriving after that changes nothing.
-    await r.env.transfer[dst.scheme].upload(endpoint(ctx, dst.scheme, dst, address, path, ac.signal), body, source.size);
+    await r.env.transfer[dst.scheme].upload({ ...endpoint(ctx, dst.scheme, dst, address, path, ac.signal), onEvent: (e) => progress.event(e) }, body, source.size);
   } catch (e) {
+    if (e instanceof TransferError && e.code === 'timeout' && n > 0) progress.timedOut();
     progress.endLine();
     ac.abort();
     if (e instanceof CopyError) throw e;

@@ -40,10 +40,27 @@ export class Progress {
     this.open = false;
   }
 
+  /** A TFTP timeout (`.`) or out-of-order block (`O`) among the marks; it takes a column, not bytes. */
+  event(kind: 'timeout' | 'out-of-order'): void {
+    this.put(kind === 'timeout' ? '.' : 'O');
+  }
+
+  /** The transfer stalled for good: IOS closes the run of marks with ` [timed out]`. */
+  timedOut(): void {
+    this.out(' [timed out]');
+    this.open = true;
+  }
+
   private mark(): void {
-    if (this.marks > 0 && this.marks % this.perLine === 0) this.out('\n');
-    this.out('!');
+    this.put('!');
     this.marks++;
+  }
+
+  private column = 0;
+  private put(ch: string): void {
+    if (this.column > 0 && this.column % this.perLine === 0) this.out('\n');
+    this.out(ch);
+    this.column++;
     this.open = true;
   }
 }

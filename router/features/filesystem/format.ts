@@ -96,7 +96,7 @@ function classBTitle(fs: FlashFileSystem): string {
  *   [1711152 bytes used, 2483152 available, 4194304 total]
  * Deleted files stay listed with `[deleted]` until squeeze.
  */
-export function showClassB(fs: FlashFileSystem, device: Device): string[] {
+export function showClassB(fs: FlashFileSystem, device: Device, deviceLine = true): string[] {
   const out = [classBTitle(fs), 'File  Length   Name/status'];
   fs.walk({ deleted: true })
     .filter((e) => !e.isDir)
@@ -104,7 +104,7 @@ export function showClassB(fs: FlashFileSystem, device: Device): string[] {
       out.push(`${String(i + 1).padStart(3)}   ${String(e.size).padEnd(7)}  ${e.path}${e.deleted ? ' [deleted]' : ''}`);
     });
   out.push(`[${fs.usedBytes} bytes used, ${fs.freeBytes} available, ${fs.totalBytes} total]`);
-  if (device.profile.versionLine) out.push(device.profile.versionLine.replace('{k}', String(Math.floor(device.sizeBytes / 1024))));
+  if (deviceLine && device.profile.versionLine) out.push(device.profile.versionLine.replace('{k}', String(Math.floor(device.sizeBytes / 1024))));
   return out;
 }
 

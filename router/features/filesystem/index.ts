@@ -110,6 +110,16 @@ const fsDialogs = {
 async function dir(ctx: Ctx): Promise<void> {
   const url = ctx.args.path;
   const loc = url ? resolveUrl(ctx, url) : currentDirectory(ctx.router, ctx.session);
+  ctx.print(dirListing(ctx, loc).join('\n'));
+}
+
+/** `dir all-filesystems`: every file system, partitions one by one, each listed as `dir` lists it. */
+function dirAllFilesystems(ctx: Ctx): void {
+  const blocks = ctx.router.fs.all().map((fs) => dirListing(ctx, { fs, path: '' }).join('\n'));
+  ctx.print(blocks.join('\n\n'));
+}
+
+function dirListing(ctx: Ctx, loc: FsLocation): string[] {
   const { fs } = loc;
   const entry = fs.stat(loc.path);
   const name = fullName(loc);
@@ -137,7 +147,7 @@ async function dir(ctx: Ctx): Promise<void> {
     section(loc.path);
   }
   out.push('', dirTotals(fs));
-  ctx.print(out.join('\n'));
+  return out;
 }
 
 // ------------------------------------------------------------------ show <fs>:
@@ -158,6 +168,12 @@ function showDevice(ctx: Ctx, prefix: string): void {
   }
   if (!fs) return;
   if (fs.squeezable) {
+    // `show slot0:` with no partition lists every partition, then the card's size once.
+    if (ctx.args.n === undefined && device.partitions.length > 1) {
+      const blocks = device.partitions.map((p, i) => showClassB(p, device, i === device.partitions.length - 1).join('\n'));
+      ctx.print(blocks.join('\n\n'));
+      return;
+    }
     ctx.print(showClassB(fs, device).join('\n'));
     return;
   }
@@ -382,6 +398,12 @@ export const filesystemFeature: Feature<Router> = {
       syntax: 'dir [{/all|/recursive}] [{/all|/recursive}] [<path>]',
       help: { dir: 'List files on a filesystem', '/all': 'List all files', '/recursive': 'List files recursively', path: 'Directory or file name' },
       run: dir,
+    },
+    {
+      mode: 'exec',
+      syntax: 'dir all-filesystems',
+      help: { 'all-filesystems': 'List files on all filesystems' },
+      run: dirAllFilesystems,
     },
     ...showDeviceCommands(),
     {

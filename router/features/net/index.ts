@@ -1,10 +1,10 @@
 /**
  * The router's view of its network: `ping` (S4.1: "ping www.cisco.com" checks DNS and
- * reachability before an upgrade), `show hosts`, `show ip interface brief`. The lab says who
+ * reachability before an upgrade), `show hosts` (interfaces are the interfaces feature's). The lab says who
  * answers (`RouterEnv.reachable`); names resolve as copies resolve them.
  */
 import { CliError } from '../../cli/CliSession.ts';
-import type { Feature } from '../../cli/types.ts';
+import type { CommandContext, Feature } from '../../cli/types.ts';
 import { ResolveAbortedError, resolveHost, UnknownHostError } from '../../net/resolveHost.ts';
 import type { Router } from '../../Router.ts';
 import { ConfigOrder } from '../configOrder.ts';
@@ -41,6 +41,34 @@ function answers(r: Router, address: string): boolean {
   return !!r.env.reachable?.(address);
 }
 
+async function ping(ctx: CommandContext<Router>, host: string, count: number, size: number): Promise<void> {
+  const r = ctx.router;
+  let address: string;
+  try {
+    address = await resolveHost(r, host, (t) => ctx.write(t), { signal: ctx.signal, timeoutMs: r.dnsTimeoutMs });
+  } catch (e) {
+    if (e instanceof UnknownHostError) throw new CliError('% Unrecognized host or address, or protocol not running.\n');
+    if (e instanceof ResolveAbortedError) return;
+    throw e;
+  }
+  // Written, not printed: the marks that follow are raw output and must come after these lines.
+  ctx.write('Type escape sequence to abort.\n');
+  ctx.write(`Sending ${count}, ${size}-byte ICMP Echos to ${address}, timeout is ${ECHO_TIMEOUT_SEC} seconds:\n`);
+  const up = answers(r, address);
+  let ok = 0;
+  let sent = 0;
+  for (; sent < count; sent++) {
+    // An unanswered echo costs its whole timeout, as on the real thing; Ctrl-C stops.
+    if (!(await sleep(up ? 1 : ECHO_TIMEOUT_SEC * 1000, ctx.signal))) break;
+    ctx.write(up ? '!' : '.');
+    if (up) ok++;
+    if ((sent + 1) % 70 === 0) ctx.write('\n');
+  }
+  if (sent % 70 !== 0) ctx.write('\n');
+  const pct = sent === 0 ? 0 : Math.floor((ok * 100) / sent);
+  ctx.print(`Success rate is ${pct} percent (${ok}/${sent})${ok ? ', round-trip min/avg/max = 1/1/1 ms' : ''}`);
+}
+
 export const netFeature: Feature<Router> = {
   name: 'net',
   runningConfig(r) {
@@ -67,33 +95,26 @@ export const netFeature: Feature<Router> = {
       mode: 'user',
       syntax: 'ping <host> [repeat <count:1-2147483647>] [size <bytes:36-18024>]',
       help: { ping: 'Send echo messages', host: 'Ping destination address or hostname', repeat: 'specify repeat count', size: 'specify datagram size' },
+      run: (ctx) => ping(ctx, ctx.args.host!, Number(ctx.args.count ?? 5), Number(ctx.args.bytes ?? 100)),
+    },
+    {
+      // Bare `ping` in privileged EXEC asks for everything, defaults in brackets.
+      mode: 'exec',
+      syntax: 'ping',
       async run(ctx) {
-        const r = ctx.router;
-        const count = Number(ctx.args.count ?? 5);
-        const size = Number(ctx.args.bytes ?? 100);
-        let address: string;
-        try {
-          address = await resolveHost(r, ctx.args.host!, (t) => ctx.write(t), { signal: ctx.signal, timeoutMs: 2000 });
-        } catch (e) {
-          if (e instanceof UnknownHostError) throw new CliError('% Unrecognized host or address, or protocol not running.\n');
-          if (e instanceof ResolveAbortedError) return;
-          throw e;
-        }
-        ctx.print('Type escape sequence to abort.');
-        ctx.print(`Sending ${count}, ${size}-byte ICMP Echos to ${address}, timeout is ${ECHO_TIMEOUT_SEC} seconds:`);
-        const up = answers(r, address);
-        let ok = 0;
-        let sent = 0;
-        for (; sent < count; sent++) {
-          // An unanswered echo costs its whole timeout, as on the real thing; Ctrl-C stops.
-          if (!(await sleep(up ? 1 : ECHO_TIMEOUT_SEC * 1000, ctx.signal))) break;
-          ctx.write(up ? '!' : '.');
-          if (up) ok++;
-          if ((sent + 1) % 70 === 0) ctx.write('\n');
-        }
-        if (sent % 70 !== 0) ctx.write('\n');
-        const pct = sent === 0 ? 0 : Math.floor((ok * 100) / sent);
-        ctx.print(`Success rate is ${pct} percent (${ok}/${sent})${ok ? ', round-trip min/avg/max = 1/1/1 ms' : ''}`);
+        const ask = async (text: string, def?: string) => String(await ctx.ask({ kind: 'field', text, default: def })).trim();
+        const protocol = await ask('Protocol', 'ip');
+        if (protocol.toLowerCase() !== 'ip') throw new CliError(`% Unknown protocol - "${protocol}", type "ping ?" for help`);
+        const host = await ask('Target IP address');
+        if (!host) throw new CliError('% Bad IP address or host name');
+        const count = Number(await ask('Repeat count', '5'));
+        if (!Number.isInteger(count) || count < 1) throw new CliError('% A decimal number between 1 and 2147483647.');
+        const size = Number(await ask('Datagram size', '100'));
+        if (!Number.isInteger(size) || size < 36 || size > 18024) throw new CliError('% A decimal number between 36 and 18024.');
+        await ask('Timeout in seconds', String(ECHO_TIMEOUT_SEC));
+        await ask('Extended commands', 'n');
+        await ask('Sweep range of sizes', 'n');
+        await ping(ctx, host, count, size);
       },
     },
     {
@@ -110,17 +131,6 @@ export const netFeature: Feature<Router> = {
         ctx.print('       NA - Not Applicable None - Not defined\n');
         ctx.print('Host                      Port  Flags      Age Type   Address(es)');
         for (const [name, addr] of s.hosts) ctx.print(`${name.padEnd(25)} None  (perm, OK)  0   IP    ${addr}`);
-      },
-    },
-    {
-      mode: 'user',
-      syntax: 'show ip interface brief',
-      help: { ip: 'IP information', interface: 'IP interface status and configuration', brief: 'Brief summary of IP status and configuration' },
-      run(ctx) {
-        const r = ctx.router;
-        const row = (i: string, a: string, m: string, st: string, p: string) => `${i.padEnd(23)}${a.padEnd(16)}YES ${m.padEnd(7)}${st.padEnd(22)}${p}`;
-        ctx.print('Interface              IP-Address      OK? Method Status                Protocol');
-        ctx.print(row(r.platform.managementInterface, r.address, 'manual', 'up', 'up'));
       },
     },
   ],

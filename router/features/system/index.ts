@@ -17,9 +17,13 @@ const MAX_VTY = 1000;
 
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
 
-/** Has the configuration changed since the last boot or save? (reload's Save? question) */
+/**
+ * Has the configuration changed since the last boot or save? (reload's Save? question) The
+ * `version` line follows the running image, so booting a new image alone changes nothing.
+ */
 export async function configModified(r: Router): Promise<boolean> {
-  return r.savedConfig !== r.configText();
+  const withoutVersion = (text: string) => text.replace(/^version .*$/m, '');
+  return withoutVersion(r.savedConfig) !== withoutVersion(r.configText());
 }
 
 /** write memory: `Building configuration...` / `[OK]`. */
@@ -50,6 +54,13 @@ function parseClockSet(time: string, a: string, b: string, year: string): Date |
   const at = new Date(Date.UTC(Number(year), mi, d, h, m, sec));
   // 31 February would roll into March: refused, as is any field out of range.
   return at.getUTCDate() === d ? at : undefined;
+}
+
+/** `ssh`, `telnet ssh`, `all`, `none`, as IOS writes `transport input` back. */
+function transportWords(t: readonly ('ssh' | 'telnet')[]): string {
+  if (t.length === 0) return 'none';
+  if (t.length === 2) return 'telnet ssh';
+  return t[0]!;
 }
 
 export const systemFeature: Feature<Router> = {
@@ -252,7 +263,8 @@ export const systemFeature: Feature<Router> = {
           const s = ctx.router.system;
           s.vtyLast = Math.max(s.vtyLast, last);
         }
-        ctx.enterMode('config-line');
+        // The line kind rides in the mode: `transport input` means something on vty lines only.
+        ctx.enterMode('config-line', ctx.has('vty') ? 'vty' : 'other');
       },
     },
     {
@@ -268,7 +280,17 @@ export const systemFeature: Feature<Router> = {
     },
     // The line settings the lab's routers always have; accepted so saved configs replay cleanly.
     { mode: 'config-line', syntax: 'login [local]', run() {} },
-    { mode: 'config-line', syntax: 'transport input {ssh|telnet|all|none} [ssh|telnet]', run() {} },
+    {
+      mode: 'config-line',
+      syntax: 'transport input {ssh|telnet|all|none} [ssh|telnet]',
+      help: { transport: 'Define transport protocols for line', input: 'Define which protocols to use when connecting to the terminal server', ssh: 'TCP/IP SSH protocol', telnet: 'TCP/IP Telnet protocol', all: 'All protocols', none: 'No protocols' },
+      run(ctx) {
+        if (ctx.session.modeData !== 'vty') return;
+        if (ctx.has('all')) ctx.router.system.vtyTransport = ['ssh', 'telnet'];
+        else if (ctx.has('none')) ctx.router.system.vtyTransport = [];
+        else ctx.router.system.vtyTransport = (['ssh', 'telnet'] as const).filter((p) => ctx.has(p));
+      },
+    },
     { mode: 'config-line', syntax: 'exec-timeout <min:0-35791> [<sec:0-2147483>]', run() {} },
     { mode: 'config-line', syntax: 'stopbits {1|1.5|2}', run() {} },
     {
@@ -385,8 +407,8 @@ export const systemFeature: Feature<Router> = {
           ' stopbits 1',
           'line vty 0 4',
           ' login local',
-          ' transport input ssh',
-          ...(s.vtyLast > DEFAULT_VTY_LAST ? [`line vty ${DEFAULT_VTY_LAST + 1} ${s.vtyLast}`, ' login local', ' transport input ssh'] : []),
+          ` transport input ${transportWords(s.vtyTransport)}`,
+          ...(s.vtyLast > DEFAULT_VTY_LAST ? [`line vty ${DEFAULT_VTY_LAST + 1} ${s.vtyLast}`, ' login local', ` transport input ${transportWords(s.vtyTransport)}`] : []),
           '!',
         ],
       },
