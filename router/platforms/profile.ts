@@ -123,8 +123,7 @@ export const PlatformProfileSchema = z.object({
       rolloverKeys: z.array(z.string().regex(/^rollover:[A-Z]$/)).default(['rollover:A']),
       /** The `show software authenticity running` ROMmon section title and verifier name (`ROMMON`, `ROMMON 2`). */
       rommonName: z.string().default('ROMMON'),
-      /** Factory ROMmon version and the key it is signed with. */
-      rommonVersion: z.string().default('16.7(3r)'),
+      /** The key the factory ROMmon (`rommon.version`) is signed with. */
       rommonKey: z.string().regex(/^(production|special):[A-Z]$/).default('production:A'),
       /** `Organization Unit` of the platform's images (`IOS-XE`, `C3900`). */
       productName: z.string().default('IOS-XE'),

@@ -214,7 +214,8 @@ topology:
     const r = flashlab(['logs', 'r1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^--- console ---\n/);
-    expect(r.stdout).toMatch(/no BOOT variable: first image on bootflash:\n.*booted bootflash:isr4300-universalk9\.16\.10\.01\.SPA\.bin \(version 16\.10\.1\)/);
+    // Between the two: ROMmon's own lines, the signature check of the image it boots (S2.3).
+    expect(r.stdout).toMatch(/no BOOT variable: first image on bootflash:\n[^]*RSA Signed RELEASE Image Signature Verification Successful\.\n.*Image validated\n.*booted bootflash:isr4300-universalk9\.16\.10\.01\.SPA\.bin \(version 16\.10\.1\)/);
     expect(r.stdout).toMatch(/--- logging buffer ---\n[^]*%SYS-5-RESTART: System restarted --/);
   });
 

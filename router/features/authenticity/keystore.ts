@@ -50,7 +50,7 @@ export async function factoryStorage(r: Router): Promise<KeyStorage> {
     rollover,
     revoked: [],
     rommon: {
-      running: { version: a.rommonVersion, imageType: rk.type === 'special' ? 'special' : 'production', keyType: rk.type, keyVersion: rk.version, signer },
+      running: { version: r.platform.rommon.version, imageType: rk.type === 'special' ? 'special' : 'production', keyType: rk.type, keyVersion: rk.version, signer },
     },
   };
 }

@@ -137,7 +137,8 @@ describe('chapter 3 wording around reload', () => {
   });
 
   it('booting a new image changes only the version line: no Save? question', async () => {
-    const { makeImage } = await import('../../image/format.ts');
+    // Signed, as every image ROMmon boots must be (S2.3).
+    const { makeSignedImage: makeImage } = await import('../../../test/helpers/signing.ts');
     const { join } = await import('node:path');
     const { readFile } = await import('node:fs/promises');
     const t = await makeTestRouter();
