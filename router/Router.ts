@@ -10,12 +10,15 @@ import { CliEngine } from './cli/CliEngine.ts';
 import { CliSession, type SessionOptions } from './cli/CliSession.ts';
 import type { Dialog } from './cli/dialogs.ts';
 import type { Feature } from './cli/types.ts';
+import type { KeyRecord, KeyType } from './image/envelope.ts';
 import { parseImage, HEADER_PROBE_BYTES, type ParsedImage } from './image/format.ts';
 import { resolveHost } from './net/resolveHost.ts';
 import type { PlatformProfile } from './platforms/profile.ts';
 import type { ContentStore } from './storage/ContentStore.ts';
+import { DeviceState } from './storage/DeviceState.ts';
 import { FileSystems } from './storage/FileSystems.ts';
 import type { FlashFileSystem } from './storage/FlashFileSystem.ts';
+import { Debug } from './system/Debug.ts';
 import { StorageError } from './storage/types.ts';
 import { Syslog } from './system/Syslog.ts';
 import { hashSecret, type Secret } from './system/secrets.ts';
@@ -44,6 +47,15 @@ export interface RouterEnv {
    * allowed (a router made outside a lab can still never reach a real network).
    */
   egress?: EgressPolicy;
+  /** The lab's signing authority, as far as a router may see it: public key records (S2.2). */
+  softwareKeys: SoftwareKeySource;
+}
+
+/** Where a router's key storage gets its factory keys at first boot. */
+export interface SoftwareKeySource {
+  keyRecord(key: { type: KeyType; version: string }): Promise<KeyRecord>;
+  /** The signer's certificate (PEM), for the factory ROMmon's signer information. */
+  certificate(key: { type: KeyType; version: string }): Promise<string>;
 }
 
 export interface RouterUser {
@@ -98,8 +110,30 @@ export interface RouterOptions {
 
 export type RouterState = 'stopped' | 'booting' | 'running' | 'rommon';
 
-/** Hooks a feature installs into the boot path (signed software verifies images here). */
-export type ImageCheck = (fs: FlashFileSystem, path: string, image: ParsedImage) => Promise<string | undefined>;
+/** An image ROMmon is about to boot: where it is and what its first bytes say. */
+export interface BootCandidate {
+  /** As `boot system` or ROMmon's `boot` names it (`bootflash:x.bin`). */
+  url: string;
+  fs: FlashFileSystem;
+  path: string;
+  image: ParsedImage;
+  /** The first HEADER_PROBE_BYTES of the file (header and envelope slot). */
+  head: Buffer;
+}
+
+/**
+ * What a feature may hook into the router's life cycle beside its commands, so the boot
+ * path has no feature-specific code: `attach` once per router before its first boot (device
+ * state), `bootCheck` for every image ROMmon tries (an error string refuses it; lines for the
+ * console go through `Router.console`), `afterBoot` once the image runs.
+ */
+export interface RouterFeatureHooks {
+  attach?(r: Router): void | Promise<void>;
+  bootCheck?(r: Router, candidate: BootCandidate): Promise<string | undefined>;
+  afterBoot?(r: Router): void | Promise<void>;
+}
+
+export type RouterFeature = Feature<Router> & RouterFeatureHooks;
 
 export interface RunningImage {
   url: string;
@@ -147,10 +181,10 @@ export function defaultSystemConfig(hostname: string): SystemConfig {
 }
 
 let sharedEngine: CliEngine<Router> | undefined;
-let featureList: Feature<Router>[] = [];
+let featureList: RouterFeature[] = [];
 
 /** Every router shares one engine (one token tree per mode), built from the feature list. */
-export function setRouterFeatures(features: Feature<Router>[]): void {
+export function setRouterFeatures(features: RouterFeature[]): void {
   featureList = features;
   sharedEngine = undefined;
 }
@@ -183,7 +217,14 @@ export class Router {
   readonly sessions = new Set<CliSession<Router>>();
   /** Per-feature private state, created on first use and dropped at reload when asked. */
   private readonly featureStates = new Map<string, unknown>();
-  readonly imageChecks: ImageCheck[] = [];
+  /** Per-feature device state that survives reloads and `down`/`up` (key storage…). */
+  readonly device: DeviceState;
+  readonly debug: Debug;
+  /** What the console showed during the last boot (ROMmon's lines), for a ROMmon session. */
+  bootConsole: string[] = [];
+  /** The running ROMmon's version (the signed-software feature keeps the ROMmon record). */
+  rommonVersion?: string;
+  private attached = false;
   private readonly bootSeconds: number;
   private readonly initialConfig: string[];
   private readonly topologyUsers: RouterOptions['users'];
@@ -235,10 +276,18 @@ export class Router {
       onDamage: (file, e) => this.stateProblem(`${file} ${e.describe()}`),
     });
     this.log = new Syslog(this);
+    this.debug = new Debug(this.log);
+    this.device = new DeviceState(join(opts.env.stateDir, 'device'));
     for (const p of this.fs.loadProblems()) {
       this.pendingProblems.push(`${p.fs.prefix} metadata unreadable (${p.reason}): kept aside, ${p.fs.prefix} started empty; run flashlab doctor`);
     }
     this.system = this.freshSystem();
+  }
+
+  /** A line on the router's console during boot (ROMmon's messages). */
+  console(line: string): void {
+    this.bootConsole.push(line);
+    this.consoleLine(line);
   }
 
   get engine(): CliEngine<Router> {
@@ -318,7 +367,11 @@ export class Router {
         },
       },
     );
-    if (this.state === 'rommon') session.enterMode('rommon');
+    if (this.state === 'rommon') {
+      session.enterMode('rommon');
+      // Whoever reaches a router in ROMmon sees what its console showed on the way down.
+      if (this.bootConsole.length) opts.out(`${this.bootConsole.join('\n')}\n\n`);
+    }
     this.sessions.add(session);
     return session;
   }
@@ -410,6 +463,10 @@ export class Router {
 
   /** Power on: boots at once (a lab starting); a reload waits the simulated boot time instead. */
   async powerOn(): Promise<void> {
+    if (!this.attached) {
+      this.attached = true;
+      for (const f of featureList) await f.attach?.(this);
+    }
     await this.boot();
   }
 
@@ -462,6 +519,8 @@ export class Router {
     this.state = 'booting';
     this.consoleLine(`${this.name} booting (${this.platform.description})`);
     this.featureStates.clear();
+    this.debug.reset();
+    this.bootConsole = [];
     this.system = this.freshSystem();
     this.applyTopologyLogins();
     // The saved configuration is parsed as the router comes up; first boot uses the topology's lines.
@@ -502,6 +561,7 @@ export class Router {
     this.state = 'running';
     this.bootFailure = undefined;
     this.log.emit('SYS', 5, 'RESTART', 'System restarted --');
+    for (const f of featureList) await f.afterBoot?.(this);
     this.notifyState();
   }
 
@@ -513,30 +573,63 @@ export class Router {
     if (this.topologyEnable) this.system.enableSecret = hashSecret(this.topologyEnable);
   }
 
-  /** ROMmon's choice: each `boot system` entry in order, else the first image on the default device. */
+  /**
+   * ROMmon's choice: each `boot system` entry in order; when none boots, the first image on
+   * the default device that passes every check (ANCHORS §1.3: `no valid BOOT image found`,
+   * `Final autoboot attempt from default boot device...`); else the ROMmon prompt.
+   */
   async selectImage(): Promise<RunningImage | undefined> {
-    const candidates: string[] = [...this.system.bootSystem];
-    if (candidates.length === 0) {
-      const def = this.fs.default;
-      for (const e of def.list('')) if (!e.isDir) candidates.push(`${def.name}:${e.path}`);
-    }
     this.consoleLine(
       this.system.bootSystem.length ? `BOOT variable = ${this.system.bootSystem.join(';')}` : `no BOOT variable: first image on ${this.fs.default.name}:`,
     );
     const reasons: string[] = [];
-    for (const url of candidates) {
+    for (const url of this.system.bootSystem) {
+      const r = await this.loadableImage(url);
+      if ('image' in r) return r;
+      reasons.push(`${url}: ${r.error}`);
+    }
+    this.console('no valid BOOT image found');
+    this.console('Final autoboot attempt from default boot device...');
+    const def = this.fs.default;
+    for (const e of def.list('')) {
+      if (e.isDir) continue;
+      const url = `${def.name}:${e.path}`;
+      // Only files that are images for this platform are candidates; others are not "located".
+      let head: Buffer;
+      try {
+        head = await def.readHead(e.path, HEADER_PROBE_BYTES);
+      } catch (err) {
+        if (!(err instanceof StorageError)) throw err;
+        reasons.push(`${url}: ${err.reason}`);
+        continue;
+      }
+      const image = parseImage(head);
+      if (!image || image.header.platform !== this.platform.imagePlatform || image.header.kind === 'rommon') continue;
+      this.console(`Located ${e.path}`);
       const r = await this.loadableImage(url);
       if ('image' in r) return r;
       this.consoleLine(`skipped ${url}: ${r.error}`);
       reasons.push(`${url}: ${r.error}`);
     }
     this.bootFailure = reasons.length ? reasons.join('; ') : 'no bootable image found';
-    if (reasons.length) this.log.emit('BOOT', 3, 'BOOTFAIL', `Boot failed: ${this.bootFailure}`);
+    this.log.emit('BOOT', 3, 'BOOTFAIL', `Boot failed: ${this.bootFailure}`);
     return undefined;
   }
 
-  /** Can this file boot here? Checks header, platform, then every installed image check. */
+  /**
+   * Can this file boot here? Checks header and platform, then every feature's boot check;
+   * a refusal prints ROMmon's real lines (ANCHORS §1.3) on the console.
+   */
   async loadableImage(url: string): Promise<RunningImage | { error: string }> {
+    const r = await this.checkImage(url);
+    if ('error' in r) {
+      this.console(`boot: error executing "boot ${url}"`);
+      this.console('autoboot: boot failed, restarting...');
+    }
+    return r;
+  }
+
+  private async checkImage(url: string): Promise<RunningImage | { error: string }> {
     let loc;
     try {
       loc = this.fs.parse(url);
@@ -554,14 +647,14 @@ export class Router {
       if (e instanceof StorageError) return { error: e.reason };
       throw e;
     }
-    const first = await fs.readHead(path, HEADER_PROBE_BYTES);
-    const image = parseImage(first);
+    const head = await fs.readHead(path, HEADER_PROBE_BYTES);
+    const image = parseImage(head);
     if (!image) return { error: 'not a bootable image' };
     if (image.header.platform !== this.platform.imagePlatform || image.header.kind === 'rommon') {
       return { error: `image is for platform ${image.header.platform}, not ${this.platform.imagePlatform}` };
     }
-    for (const check of this.imageChecks) {
-      const err = await check(fs, path, image);
+    for (const f of featureList) {
+      const err = await f.bootCheck?.(this, { url, fs, path, image, head });
       if (err) return { error: err };
     }
     return { url: `${fs.displayName}:${path}`, image };

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import type { ImageMakeOptions } from '../signing/imageCommands.ts';
 import { ControlClient, damagedMessage, findLab, labStatus, labStatuses, lockHolder, pidAlive } from '../control/client.ts';
 import { CONTROL_FILE } from '../control/server.ts';
 import { labHome, labStateDir } from '../home.ts';
@@ -452,27 +453,23 @@ async function schema(which: string | undefined): Promise<void> {
   throw new CliError(`unknown schema "${kind}"; use topology or scenario`, 2);
 }
 
-async function imageMake(file: string, o: { platform: string; version: string; featureSet: string; size: string; kind: string }): Promise<void> {
-  const { makeImage, parseSize } = await import('../../router/image/format.ts');
-  const { platforms } = await import('../../router/platforms/profile.ts');
-  const profile = platforms().get(o.platform);
-  const tag = profile?.imagePlatform ?? o.platform;
-  let size: number;
+async function imageMake(file: string, o: ImageMakeOptions & { lab?: string; state?: string }, cmd: Command): Promise<void> {
+  const { makeImageCommand } = await import('../signing/imageCommands.ts');
+  const stateDir = labStateDir(o.lab ?? 'default', { home: home(cmd), stateDir: o.state });
   try {
-    size = parseSize(o.size);
+    out(await makeImageCommand(file, o, stateDir));
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }
-  const t0 = performance.now();
-  await makeImage(resolve(file), {
-    platform: tag,
-    version: o.version,
-    featureSet: o.featureSet,
-    kind: o.kind as 'system' | 'rommon' | 'revocation',
-    size,
-  });
-  const ms = performance.now() - t0;
-  out(`${file}: ${tag} ${o.version} ${o.featureSet} ${o.kind} image, ${size} bytes (${(ms / 1000).toFixed(2)} s)`);
+}
+
+async function imageExport(file: string, dir: string): Promise<void> {
+  const { exportImageCommand } = await import('../signing/imageCommands.ts');
+  try {
+    out(await exportImageCommand(file, dir));
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
 }
 
 async function run(paths: string[], options: Record<string, unknown>, cmd: Command): Promise<void> {
@@ -603,7 +600,18 @@ export function program(): Command {
     .option('--feature-set <set>', 'feature set', 'universalk9')
     .option('--size <size>', 'file size, e.g. 100M', '16M')
     .addOption(new Option('--kind <kind>', 'image kind').choices(['system', 'rommon', 'revocation']).default('system'))
+    .option('--sign <key>', 'signing key: production:A, production:B, special:A, rollover or none (default: rollover for a revocation image, else production:A)')
+    .option('--tamper', 'flip one byte after signing: the image no longer verifies')
+    .option('--bundle <keys...>', 'keys the image brings for key storage (production:B in a revocation image, special:B)')
+    .option('--lab <name>', "whose signing keys (the lab's state folder)", 'default')
+    .option('--state <dir>', 'the lab state folder holding the signing keys')
     .action(imageMake);
+  image
+    .command('export')
+    .description('write signed.bin, sig.bin and signer.pem for an independent check with openssl')
+    .argument('<file>')
+    .argument('<dir>')
+    .action(imageExport);
 
   p.command('run')
     .description('run scenarios (default: the bundled ones); exit 0 all passed, 1 one failed, 2 a file is invalid')

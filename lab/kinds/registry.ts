@@ -11,6 +11,7 @@ import type { LabClock } from '../clock/LabClock.ts';
 import type { ContentStore } from '../../router/storage/ContentStore.ts';
 import type { TransferClient } from '../../router/transfer/types.ts';
 import type { ImageFactory } from '../runtime/images.ts';
+import type { SigningAuthority } from '../signing/SigningAuthority.ts';
 import type { ServiceTable } from '../runtime/services.ts';
 import type { LabNode } from '../runtime/types.ts';
 import { buildTopologyFileSchema, type NodeSpec } from '../topology/schema.ts';
@@ -36,6 +37,8 @@ export interface KindContext {
   hostKey: string;
   services: ServiceTable;
   images: ImageFactory;
+  /** The lab's signing authority: routers take their factory keys from it. */
+  authority: SigningAuthority;
   /** Every node of the lab with the address it really binds (the DNS table). */
   addresses(): { name: string; address: string }[];
   transfer: Record<'tftp' | 'ftp', TransferClient> & Partial<Record<'http' | 'https', TransferClient>>;

@@ -17,7 +17,7 @@ import { LoginGuard } from '../../servers/guard/LoginGuard.ts';
 import { BaseNode, type NodeInfo } from '../runtime/types.ts';
 import { z } from 'zod';
 import { platform, platforms } from '../../router/platforms/profile.ts';
-import { base, Common, expandTemplate, imageTag, ImageSeedFields, Lines, platformIds, Size, type ImageSeed, type NodeSpec } from '../topology/schema.ts';
+import { base, Common, expandTemplate, imageTag, ImageSeedFields, Lines, platformIds, signing, Size, type ImageSeed, type NodeSpec } from '../topology/schema.ts';
 import type { KindAdapter, KindContext, LabRefs } from './registry.ts';
 import { startOnPort, tcpAnswers } from './support.ts';
 
@@ -93,6 +93,7 @@ export const RouterNodeSchema = z
         featureSet: i['feature-set'],
         kind: i['image-kind'],
         size: i.size,
+        ...signing(i),
       })),
     };
   });
@@ -134,6 +135,7 @@ export class RouterNode extends BaseNode {
         transfer: ctx.transfer,
         // The lab network: every node of the lab answers, nothing else exists.
         reachable: (address: string) => ctx.addresses().some((n) => n.address === address),
+        softwareKeys: ctx.authority,
         report: (line: string) => ctx.log?.(line),
         egress: new SealedEgress({
           owner: spec.name,

@@ -7,6 +7,8 @@
  * Ports: the well-known one when the process may bind it, a high one otherwise; routers
  * always dial the well-known port and `servicePort` maps it to the real one.
  */
+import { platform } from '../../router/platforms/profile.ts';
+import { SigningAuthority } from '../signing/SigningAuthority.ts';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -19,6 +21,7 @@ import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import type { LabClock } from '../clock/LabClock.ts';
 import { kindAdapter, type KindContext } from '../kinds/registry.ts';
 import type { RouterSpec } from '../kinds/router.ts';
+import type { ImageSeed } from '../topology/schema.ts';
 import type { Topology } from '../topology/schema.ts';
 import { ImageFactory } from './images.ts';
 import { ServiceTable } from './services.ts';
@@ -35,6 +38,23 @@ export interface EmbeddedOptions {
   log?: (line: string) => void;
 }
 
+/** Every signing key a topology's routers and images use (factory key storage, image signers, bundles). */
+function signingKeysOf(t: Topology): string[] {
+  const keys = new Set<string>();
+  for (const n of t.nodes) {
+    if (n.kind === 'router') {
+      const a = platform((n as RouterSpec).platform).authenticity;
+      for (const k of [...a.keys, ...a.rolloverKeys, a.rommonKey]) keys.add(k);
+    }
+    // Kinds own their specs now: any kind that seeds images lists them under `images`.
+    for (const img of ((n as { images?: ImageSeed[] }).images ?? [])) {
+      if (img.sign !== 'none') keys.add(img.sign);
+      for (const b of img.bundle) keys.add(b);
+    }
+  }
+  return [...keys];
+}
+
 export class EmbeddedRuntime {
   readonly services = new ServiceTable();
   readonly store: ContentStore;
@@ -42,6 +62,8 @@ export class EmbeddedRuntime {
   /** Addresses nodes really bind, by node name. */
   private readonly bound = new Map<string, string>();
   private readonly images: ImageFactory;
+  /** The lab's signing authority (S2.2): keys and signer certificates, kept in the state folder. */
+  readonly authority: SigningAuthority;
   private readonly transfer: KindContext['transfer'];
   private started: LabNode[] = [];
   /** Problems the user must hear about, found while starting (printed by `flashlab up`). */
@@ -53,7 +75,8 @@ export class EmbeddedRuntime {
   ) {
     mkdirSync(opts.stateDir, { recursive: true });
     this.store = new ContentStore(join(opts.stateDir, 'store'));
-    this.images = new ImageFactory(join(opts.stateDir, 'images'), this.store);
+    this.authority = new SigningAuthority(opts.stateDir);
+    this.images = new ImageFactory(join(opts.stateDir, 'images'), this.store, this.authority);
     // One client of each per lab: they hold no per-router state.
     this.transfer = { tftp: new TftpTransferClient(), ftp: new FtpTransferClient(), http: new HttpTransferClient('http'), https: new HttpTransferClient('https') };
   }
@@ -69,6 +92,9 @@ export class EmbeddedRuntime {
   /** Creates every node, starts servers then routers (each group in parallel), waits for health. */
   async start(): Promise<void> {
     const t = this.topology;
+    // Key generation is the slow part of a fresh lab: start every key the lab will need now,
+    // in parallel, while the rest comes up (each is made once and kept in the state folder).
+    this.authority.prepare(signingKeysOf(t));
     const shared = !(await perNodeAddressesWork(t.nodes[0]?.address));
     if (shared) this.opts.log?.('this system answers only on 127.0.0.1: nodes share it and differ by port');
     for (const spec of t.nodes) this.bound.set(spec.name, shared ? '127.0.0.1' : spec.address);
@@ -92,6 +118,7 @@ export class EmbeddedRuntime {
         hostKey: original.kind === 'router' ? this.hostKey(spec.name) : '',
         services: this.services,
         images: this.images,
+        authority: this.authority,
         addresses: () => t.nodes.map((n) => ({ name: n.name, address: this.bound.get(n.name)! })),
         transfer: this.transfer,
         // `r1:GigabitEthernet0/0/0` → this node's linked interface names.

@@ -8,6 +8,8 @@ import { copyFile, constants as fsc, mkdir, rename, rm, stat } from 'node:fs/pro
 import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeImage } from '../../router/image/format.ts';
+import type { KeyRecord } from '../../router/image/envelope.ts';
+import { parseKeyName, type SigningAuthority } from '../signing/SigningAuthority.ts';
 import type { BlobInfo, ContentStore } from '../../router/storage/ContentStore.ts';
 import type { ImageSeed } from '../topology/schema.ts';
 
@@ -18,10 +20,13 @@ export class ImageFactory {
   constructor(
     private readonly dir: string,
     private readonly store: ContentStore,
+    private readonly authority: SigningAuthority,
   ) {}
 
+  /** Same key, same bytes: the signature is deterministic (PKCS#1 v1.5) for one lab's keys. */
   private key(s: ImageSeed): string {
-    return `${s.platform}_${s.version}_${s.featureSet}_${s.kind}_${s.size}`.replace(/[^A-Za-z0-9._-]/g, '-');
+    const signing = `${s.sign}${s.tamper ? '_tampered' : ''}${s.bundle.length ? `_with-${s.bundle.join('+')}` : ''}`;
+    return `${s.platform}_${s.version}_${s.featureSet}_${s.kind}_${s.size}_${signing}`.replace(/[^A-Za-z0-9._-]/g, '-');
   }
 
   /** Host path of the image's cached file (made on first use). */
@@ -37,12 +42,24 @@ export class ImageFactory {
 
   private async make(s: ImageSeed, path: string): Promise<string> {
     const have = await stat(path).catch(() => undefined);
+    // Cached files live in the lab's state with its authority: same keys, still valid.
     if (have?.size === s.size) return path;
     await mkdir(this.dir, { recursive: true });
     // Written beside and renamed, so a crash never leaves a short image in the cache.
     const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await makeImage(tmp, { platform: s.platform, version: s.version, featureSet: s.featureSet, kind: s.kind, size: s.size });
+      const bundledKeys: KeyRecord[] = await Promise.all(s.bundle.map((k) => this.authority.keyRecord(parseKeyName(k))));
+      const sign = s.sign === 'none' ? undefined : await this.authority.signer(parseKeyName(s.sign));
+      await makeImage(tmp, {
+        platform: s.platform,
+        version: s.version,
+        featureSet: s.featureSet,
+        kind: s.kind,
+        size: s.size,
+        ...(bundledKeys.length ? { bundledKeys } : {}),
+        sign,
+        tamper: s.tamper,
+      });
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });

@@ -69,6 +69,15 @@ export const ImageSeedFields = {
   'feature-set': z.string().default('universalk9'),
   'image-kind': z.enum(['system', 'rommon', 'revocation']).default('system'),
   size: Size,
+  /** Signing key (S2.1): `production:A`, `special:A`, `rollover`, `none`; default from the name (`.SPA`, `.SSB`) else production:A. */
+  sign: z
+    .string()
+    .regex(/^(production:[A-Z]|special:[A-Z]|rollover(:[A-Z])?|none)$/, 'use production:A, production:B, special:A, rollover or none')
+    .optional(),
+  /** One byte flipped after signing: the image no longer verifies (S2.3). */
+  tamper: z.boolean().default(false),
+  /** Keys the image bundles for key storage: a revocation image's new production key, a production image's special key (S2.8, S2.10). */
+  bundle: z.array(z.string().regex(/^(production|special):[A-Z]$/, 'use production:B or special:B')).default([]),
 };
 
 export const ServerImageSeed = z.strictObject(ImageSeedFields);
@@ -177,7 +186,24 @@ export interface ImageSeed {
   featureSet: string;
   kind: 'system' | 'rommon' | 'revocation';
   size: number;
+  /** `production:A`, `special:B`, `rollover:A`, or `none` (unsigned). */
+  sign: string;
+  tamper: boolean;
+  bundle: string[];
 }
+
+/** The signing key an image gets when the topology names none: from its name (S2.1), else production:A. */
+export function defaultSigningKey(name: string, kind: ImageSeed['kind']): string {
+  if (kind === 'revocation') return 'rollover:A';
+  const m = /\.S([PS])([A-Z])(?=[.\-_]|$)/.exec(name);
+  return m ? `${m[1] === 'P' ? 'production' : 'special'}:${m[2]}` : 'production:A';
+}
+
+export const signing = (i: { name: string; sign?: string; tamper: boolean; bundle: string[]; 'image-kind': ImageSeed['kind'] }) => ({
+  sign: i.sign === 'rollover' ? 'rollover:A' : (i.sign ?? defaultSigningKey(i.name, i['image-kind'])),
+  tamper: i.tamper,
+  bundle: i.bundle,
+});
 
 export interface TextFileSeed {
   path: string;
@@ -229,7 +255,7 @@ export const base = (n: Base) => ({ name: n.name, address: n.address ?? '', labe
 export const serverImages = (imgs: z.output<typeof ServerImageSeed>[] | undefined, ctx: z.RefinementCtx): ImageSeed[] =>
   (imgs ?? []).map((i, idx) => {
     if (!i.platform) ctx.addIssue({ code: 'custom', path: ['images', idx, 'platform'], message: 'a server image needs a platform' });
-    return { path: i.name, platform: imageTag(i.platform ?? ''), version: i.version, featureSet: i['feature-set'], kind: i['image-kind'], size: i.size };
+    return { path: i.name, platform: imageTag(i.platform ?? ''), version: i.version, featureSet: i['feature-set'], kind: i['image-kind'], size: i.size, ...signing(i) };
   });
 
 export const texts = (f: z.output<typeof TextSeed>[] | undefined): TextFileSeed[] => (f ?? []).map((t) => ({ path: t.name, content: t.content }));

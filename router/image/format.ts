@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { signImageFile, type KeyRecord, type SignedImageType, type Signer } from './envelope.ts';
 
 export const IMAGE_MAGIC = Buffer.from('FLIMG001', 'ascii');
 export const ENVELOPE_BYTES = 4096;
@@ -26,6 +27,11 @@ export interface ImageHeader {
   kind: 'system' | 'rommon' | 'revocation';
   /** Configuration keywords this image's parser lacks (S4.5 invalid-config). */
   unsupportedCommands?: string[];
+  /**
+   * Keys the image brings for key storage (signed with the image): a revocation image's new
+   * production key (S2.8), a production image's latest special key (S2.10).
+   */
+  bundledKeys?: KeyRecord[];
 }
 
 export function encodeHeader(h: ImageHeader): Buffer {
@@ -64,6 +70,17 @@ export interface MakeImageOptions extends ImageHeader {
   size: number;
   /** Makes the filler distinct between images of the same size. */
   seed?: string;
+  /** Signs the image (RSA over SHA-512 of everything but the envelope slot). */
+  sign?: Signer;
+  /** Flips one payload byte after signing: a tampered image for demonstrations (S2.3). */
+  tamper?: boolean;
+}
+
+/** The envelope's image type for an image signed with `signer` (S2.1: .SPx production, .SSx special). */
+export function signedImageType(kind: ImageHeader['kind'], signer: Signer): SignedImageType {
+  if (kind === 'revocation' || signer.keyType === 'rollover') return 'revocation';
+  if (kind === 'rommon') return 'rommon';
+  return signer.keyType === 'special' ? 'special' : 'production';
 }
 
 /**
@@ -72,10 +89,13 @@ export interface MakeImageOptions extends ImageHeader {
  * with different seeds never share content.
  */
 export async function makeImage(path: string, opts: MakeImageOptions): Promise<{ size: number }> {
-  const { size, seed, ...header } = opts;
+  const { size, seed, sign, tamper, ...header } = opts;
   const head = encodeHeader({ ...header, kind: header.kind ?? 'system' });
   if (size < head.length) throw new Error(`image size must be at least ${head.length} bytes`);
+  if (tamper && size === head.length) throw new Error('a tampered image needs a payload (make it bigger than the header)');
   const block = fillerBlock(seed ?? `${header.platform}/${header.version}/${header.featureSet}`);
+  // The signed bytes are hashed as they are written: everything but the (zero) envelope slot.
+  const digest = createHash('sha512').update(head.subarray(0, head.length - ENVELOPE_BYTES));
   const fh = await open(path, 'w');
   try {
     await fh.write(head);
@@ -85,10 +105,22 @@ export async function makeImage(path: string, opts: MakeImageOptions): Promise<{
       block.writeUInt32BE(index++, 0);
       const n = Math.min(left, block.length);
       await fh.write(block, 0, n);
+      if (sign) digest.update(block.subarray(0, n));
       left -= n;
     }
   } finally {
     await fh.close();
+  }
+  if (sign) await signImageFile(path, signedImageType(header.kind ?? 'system', sign), sign, digest.digest());
+  if (tamper) {
+    const t = await open(path, 'r+');
+    try {
+      const at = head.length + Math.floor((size - head.length) / 2);
+      const { buffer } = await t.read({ buffer: Buffer.alloc(1), position: at });
+      await t.write(Buffer.from([buffer[0]! ^ 0x01]), 0, 1, at);
+    } finally {
+      await t.close();
+    }
   }
   return { size };
 }

@@ -114,6 +114,21 @@ export const PlatformProfileSchema = z.object({
   bootSeconds: z.number().nonnegative().default(5),
   /** Key revocation supported (S2.12: off on some platforms). */
   keyRevocation: z.boolean().default(true),
+  /** Signed software (S2.2–S2.4): factory key storage and the ROMmon the router leaves the factory with. */
+  authenticity: z
+    .object({
+      /** Keys in primary and backup storage at first boot (`production:A`, `special:A`). */
+      keys: z.array(z.string().regex(/^(production|special):[A-Z]$/)).default(['production:A', 'special:A']),
+      /** Rollover keys (ROLLOVER KEY STORAGE): they verify revocation images only. */
+      rolloverKeys: z.array(z.string().regex(/^rollover:[A-Z]$/)).default(['rollover:A']),
+      /** The `show software authenticity running` ROMmon section title and verifier name (`ROMMON`, `ROMMON 2`). */
+      rommonName: z.string().default('ROMMON'),
+      /** The key the factory ROMmon (`rommon.version`) is signed with. */
+      rommonKey: z.string().regex(/^(production|special):[A-Z]$/).default('production:A'),
+      /** `Organization Unit` of the platform's images (`IOS-XE`, `C3900`). */
+      productName: z.string().default('IOS-XE'),
+    })
+    .prefault({}),
 });
 
 export type PlatformProfile = z.infer<typeof PlatformProfileSchema>;

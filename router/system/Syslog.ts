@@ -42,8 +42,16 @@ export class Syslog {
   }
 
   emit(facility: string, severity: number, mnemonic: string, text: string): LogMessage {
+    return this.publish(facility, severity, mnemonic, text, `%${facility}-${severity}-${mnemonic}: ${text}`);
+  }
+
+  /** A debug message (`*Nov 25 10:00:00.000: SW_AUTH: …`): severity 7, no %FAC-SEV-MNEMONIC. */
+  debug(tag: string, text: string): LogMessage {
+    return this.publish(tag, 7, 'DEBUG', text, `${tag}: ${text}`);
+  }
+
+  private publish(facility: string, severity: number, mnemonic: string, text: string, body: string): LogMessage {
     const time = this.router.clock.now();
-    const body = `%${facility}-${severity}-${mnemonic}: ${text}`;
     const line = this.router.system.serviceTimestamps ? `${this.formatStamp(time)}: ${body}` : body;
     const m: LogMessage = { time, facility, severity, mnemonic, text, line };
     this.buffer.push(m);

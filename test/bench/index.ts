@@ -3,6 +3,7 @@ const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   lab: () => import('./lab.bench.ts'),
   tftp: () => import('./tftp.bench.ts'),
   ftp: () => import('./ftp.bench.ts'),
+  signed: () => import('./signed.bench.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

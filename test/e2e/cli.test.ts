@@ -33,7 +33,8 @@ afterAll(() => {
 describe('flashlab image make', () => {
   it('makes a valid 100 MiB image in well under a second', () => {
     const file = join(dir, 'isr4300-universalk9.16.12.04.SPA.bin');
-    const r = flashlab(['image', 'make', file, '--platform', 'isr4321', '--version', '16.12.4', '--size', '100M']);
+    // Unsigned: the speed of the stand-in image itself (signing hashes it once more, below).
+    const r = flashlab(['image', 'make', file, '--platform', 'isr4321', '--version', '16.12.4', '--size', '100M', '--sign', 'none']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const secs = Number(/\((\d+\.\d+) s\)/.exec(r.stdout)?.[1]);
@@ -44,6 +45,25 @@ describe('flashlab image make', () => {
     readSync(fd, head, 0, head.length, 0);
     closeSync(fd);
     expect(parseImage(head)?.header).toMatchObject({ platform: 'isr4300', version: '16.12.4', featureSet: 'universalk9', kind: 'system' });
+  });
+
+  it('signs with the lab\'s keys by default, and --tamper needs a signature', () => {
+    const file = join(dir, 'signed.SPA.bin');
+    const r = flashlab(['image', 'make', file, '--platform', 'isr4321', '--version', '16.12.4', '--size', '2M']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/signed\.SPA\.bin: isr4300 16\.12\.4 universalk9 system image, 2097152 bytes, signed with production:A \(/);
+    const fd = openSync(file, 'r');
+    const head = Buffer.alloc(HEADER_PROBE_BYTES);
+    readSync(fd, head, 0, head.length, 0);
+    closeSync(fd);
+    const image = parseImage(head)!;
+    expect(JSON.parse(head.subarray(image.envelopeOffset, head.indexOf(0, image.envelopeOffset)).toString())).toMatchObject({ imageType: 'production', keyType: 'production', keyVersion: 'A' });
+    const bad = flashlab(['image', 'make', join(dir, 'y.bin'), '--platform', 'isr4321', '--version', '1', '--sign', 'none', '--tamper']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--tamper needs a signed image/);
+    const wrong = flashlab(['image', 'make', join(dir, 'z.bin'), '--platform', 'isr4321', '--version', '1', '--sign', 'release:A']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/not a signing key: "release:A"/);
   });
 
   it('refuses a size it cannot read', () => {
@@ -198,7 +218,8 @@ topology:
     const r = flashlab(['logs', 'r1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^--- console ---\n/);
-    expect(r.stdout).toMatch(/no BOOT variable: first image on bootflash:\n.*booted bootflash:isr4300-universalk9\.16\.10\.01\.SPA\.bin \(version 16\.10\.1\)/);
+    // Between the two: ROMmon's own lines, the signature check of the image it boots (S2.3).
+    expect(r.stdout).toMatch(/no BOOT variable: first image on bootflash:\n[^]*RSA Signed RELEASE Image Signature Verification Successful\.\n.*Image validated\n.*booted bootflash:isr4300-universalk9\.16\.10\.01\.SPA\.bin \(version 16\.10\.1\)/);
     expect(r.stdout).toMatch(/--- logging buffer ---\n[^]*%SYS-5-RESTART: System restarted --/);
   });
 

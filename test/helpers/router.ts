@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LabClock } from '../../lab/clock/LabClock.ts';
 import '../../router/features/index.ts';
-import { makeImage } from '../../router/image/format.ts';
 import { platform } from '../../router/platforms/profile.ts';
 import { Router, type RouterEnv, type RouterOptions } from '../../router/Router.ts';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
 import type { TransferClient } from '../../router/transfer/types.ts';
+import { makeSignedImage, testAuthority } from './signing.ts';
 
 const unusedTransfer = (scheme: 'tftp' | 'ftp'): TransferClient => ({
   scheme,
@@ -28,7 +28,7 @@ export interface TestRouter {
 }
 
 export async function makeTestRouter(
-  opts: Partial<Omit<RouterOptions, 'env' | 'platform'>> & { platform?: string; env?: Partial<RouterEnv>; image?: boolean } = {},
+  opts: Partial<Omit<RouterOptions, 'env' | 'platform'>> & { platform?: string; env?: Partial<RouterEnv>; image?: boolean; sign?: string } = {},
 ): Promise<TestRouter> {
   const dir = mkdtempSync(join(tmpdir(), 'flashlab-test-'));
   const clock = new LabClock({ start: new Date('2026-11-25T10:00:00Z'), frozen: true });
@@ -39,13 +39,14 @@ export async function makeTestRouter(
     stateDir: join(dir, 'r1'),
     servicePort: (_a, s) => ({ tftp: 69, ftp: 21, dns: 53, http: 80, https: 443, smtp: 25, ssh: 22 })[s],
     transfer: { tftp: unusedTransfer('tftp'), ftp: unusedTransfer('ftp') },
+    softwareKeys: testAuthority(),
     ...opts.env,
   };
-  const { platform: _p, env: _e, image, ...rest } = opts;
+  const { platform: _p, env: _e, image, sign, ...rest } = opts;
   const router = new Router({ name: 'R1', address: '127.0.0.1', platform: profile, env, bootSeconds: 0, ...rest });
   if (image !== false) {
     const file = join(dir, 'image.bin');
-    await makeImage(file, { platform: profile.imagePlatform, version: profile.software.version, featureSet: 'universalk9', kind: 'system', size: 64 * 1024 });
+    await makeSignedImage(file, { platform: profile.imagePlatform, version: profile.software.version, featureSet: 'universalk9', kind: 'system', size: 64 * 1024, sign });
     const { createReadStream } = await import('node:fs');
     const w = router.fs.default.createWriter(profile.defaultImage, 64 * 1024);
     for await (const chunk of createReadStream(file)) await w.write(chunk as Buffer);

@@ -48,7 +48,7 @@ describe('topology errors name file, line and key', () => {
 
   it('an unknown platform lists the bundled ones', () => {
     const msg = failure(base(`    r1: { kind: router, platform: isr9999 }\n`));
-    expect(msg).toMatch(/^bad\.yml:6: topology\.nodes\.r1\.platform: unknown router platform "isr9999"; known platforms: c3900, isr4321$/);
+    expect(msg).toMatch(/^bad\.yml:6: topology\.nodes\.r1\.platform: unknown router platform "isr9999"; known platforms: c3900, cat4500e, isr4321$/);
   });
 
   it('a file system the platform lacks', () => {

@@ -82,17 +82,20 @@ describe('boot (boot system, ROMmon)', () => {
     const t = await makeTestRouter();
     const img = t.router.platform.defaultImage;
     await t.run('configure terminal', 'boot system bootflash:gone.bin', 'end', 'write memory');
-    t.router.fs.default.rename(img, 'other.bin');
+    // Out of the default device's root, so the final autoboot attempt finds nothing either.
+    t.router.fs.default.mkdir('spare');
+    t.router.fs.default.rename(img, 'spare/other.bin');
     t.router.reload();
     t.clock.advance(1);
     await t.router.waitFor(['rommon'], 5_000);
     let out = '';
     const s = t.router.openSession({ user: 'admin', lineName: 'console', interactive: false, out: (x) => (out += x) });
     s.showPrompt();
-    s.submit('boot bootflash:other.bin');
+    s.submit('boot bootflash:spare/other.bin');
     await s.idle();
-    expect(out).toMatch(/^rommon 1 > /);
-    expect(out).toContain('Located bootflash:other.bin');
+    // A session reaching ROMmon first sees what the console showed on the way down.
+    expect(out).toMatch(/^boot: error executing "boot bootflash:gone.bin"\nautoboot: boot failed, restarting...\nno valid BOOT image found\nFinal autoboot attempt from default boot device...\n\nrommon 1 > /);
+    expect(out).toContain('Located bootflash:spare/other.bin');
     expect(t.router.state).toBe('running');
   });
 
@@ -134,7 +137,8 @@ describe('chapter 3 wording around reload', () => {
   });
 
   it('booting a new image changes only the version line: no Save? question', async () => {
-    const { makeImage } = await import('../../image/format.ts');
+    // Signed, as every image ROMmon boots must be (S2.3).
+    const { makeSignedImage: makeImage } = await import('../../../test/helpers/signing.ts');
     const { join } = await import('node:path');
     const { readFile } = await import('node:fs/promises');
     const t = await makeTestRouter();

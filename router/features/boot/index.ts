@@ -284,7 +284,10 @@ export const bootFeature: Feature<Router> = {
       help: rommonHelp,
       async run(ctx) {
         const r = ctx.router;
+        const from = r.bootConsole.length;
         const result = ctx.args.url ? await r.loadableImage(ctx.args.url) : await r.selectImage();
+        // What ROMmon printed while checking (signature lines, boot errors) is the command's output.
+        for (const line of r.bootConsole.slice(from)) ctx.print(line);
         if (!result || 'error' in result) {
           ctx.print(`boot: cannot load "${ctx.args.url ?? ''}": ${result && 'error' in result ? result.error : r.bootFailure ?? 'no bootable image'}`);
           return;

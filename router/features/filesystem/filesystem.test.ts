@@ -1,3 +1,4 @@
+import { testAuthority } from '../../../test/helpers/signing.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,7 @@ function makeRouter(platformId: 'isr4321' | 'c3900', fsSizes?: Record<string, nu
       stateDir: join(dir, 'r1'),
       servicePort: () => 0,
       transfer: {} as Record<'tftp' | 'ftp', TransferClient>,
+      softwareKeys: testAuthority(),
     },
   });
   return { r, clock, store, dir };

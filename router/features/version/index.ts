@@ -135,7 +135,8 @@ export function showVersion(r: Router): string[] {
     out.push('');
     out.push('');
   }
-  out.push(`ROM: ${sw.rom}`);
+  // Classic IOS names the ROMmon's version here, so an `upgrade rom-monitor` shows after reload; IOS XE prints a fixed word.
+  out.push(`ROM: ${p.family === 'ios' && r.rommonVersion ? `System Bootstrap, Version ${r.rommonVersion}, RELEASE SOFTWARE (fc1)` : sw.rom}`);
   out.push('');
   out.push(`${r.system.hostname} uptime is ${uptime}`);
   if (p.family === 'iosxe') out.push(`Uptime for this control processor is ${uptime}`);
