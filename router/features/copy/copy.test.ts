@@ -7,7 +7,6 @@ import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestRouter, type TestRouter } from '../../../test/helpers/router.ts';
-import { SealedEgress } from '../../net/Egress.ts';
 import type { Router, RouterEnv } from '../../Router.ts';
 import { TransferError, type Download, type TransferClient, type TransferEndpoint } from '../../transfer/types.ts';
 import { copyConfig, tuneCopy } from './index.ts';
@@ -88,18 +87,12 @@ afterEach(() => {
   for (const t of routers.splice(0)) rmSync(t.dir, { recursive: true, force: true });
 });
 
-/**
- * Where the fake servers "stand": the seed's own example addresses, declared as this
- * unit lab's hosts so the router's seal lets copies reach the fakes (no socket is opened).
- */
-const FAKE_LAB_HOSTS = ['10.1.1.1', '10.7.7.7', '10.9.9.9', '10.1.6.243', '172.23.1.129'];
-
 async function lab(opts: { platform?: string; fsSizes?: Record<string, number>; servicePort?: RouterEnv['servicePort'] } = {}) {
   const tftp = new FakeClient('tftp');
   const ftp = new FakeClient('ftp');
   const { servicePort, ...rest } = opts;
-  const egress = new SealedEgress({ owner: 'R1', labAddresses: () => FAKE_LAB_HOSTS });
-  const t = await makeTestRouter({ ...rest, env: { transfer: { tftp, ftp }, egress, ...(servicePort ? { servicePort } : {}) } });
+  // The fake servers stand at loopback addresses, which the router's seal lets through.
+  const t = await makeTestRouter({ ...rest, env: { transfer: { tftp, ftp }, ...(servicePort ? { servicePort } : {}) } });
   routers.push(t);
   return { t, r: t.router, tftp, ftp, run: t.run };
 }
@@ -128,7 +121,7 @@ async function readFlash(r: Router, url: string): Promise<Buffer> {
 describe('URLs', () => {
   it('parses every URL form of S3.3–S3.5', () => {
     expect(classify('tftp:')).toEqual({ kind: 'net', scheme: 'tftp' });
-    expect(classify('tftp://10.1.1.1/dir/file')).toEqual({ kind: 'net', scheme: 'tftp', host: '10.1.1.1', path: 'dir/file' });
+    expect(classify('tftp://127.10.1.1/dir/file')).toEqual({ kind: 'net', scheme: 'tftp', host: '127.10.1.1', path: 'dir/file' });
     expect(classify('ftp://user:pa@ss@h/d/f')).toEqual({ kind: 'net', scheme: 'ftp', host: 'h', user: 'user', password: 'pa@ss', path: 'd/f' });
     expect(classify('ftp://bob@h')).toEqual({ kind: 'net', scheme: 'ftp', host: 'h', user: 'bob' });
     expect(classify('running-config')).toEqual({ kind: 'running' });
@@ -172,23 +165,23 @@ describe('download dialogs', () => {
     const { r, tftp, run } = await lab();
     const data = bytes(100_000);
     tftp.files.set('images/new.bin', data);
-    const out = await run('copy tftp: flash:', '10.1.1.1', 'images/new.bin', '');
-    expect(out).toContain('Address or name of remote host []? 10.1.1.1\n');
+    const out = await run('copy tftp: flash:', '127.10.1.1', 'images/new.bin', '');
+    expect(out).toContain('Address or name of remote host []? 127.10.1.1\n');
     expect(out).toContain('Source filename []? images/new.bin\n');
     expect(out).toContain('Destination filename [new.bin]? \n');
-    expect(out).toContain('Accessing tftp://10.1.1.1/images/new.bin...\n');
-    expect(out).toMatch(/Loading images\/new\.bin from 10\.1\.1\.1 \(via GigabitEthernet0\/0\/0\): !+\n\[OK - 100000 bytes\]\n\n100000 bytes copied in \d+\.\d{3} secs \(\d+ bytes\/sec\)\n$/);
+    expect(out).toContain('Accessing tftp://127.10.1.1/images/new.bin...\n');
+    expect(out).toMatch(/Loading images\/new\.bin from 127\.10\.1\.1 \(via GigabitEthernet0\/0\/0\): !+\n\[OK - 100000 bytes\]\n\n100000 bytes copied in \d+\.\d{3} secs \(\d+ bytes\/sec\)\n$/);
     expect((await readFlash(r, 'bootflash:new.bin')).equals(data)).toBe(true);
     const again = await run('copy tftp: flash:', '', 'images/new.bin', 'second.bin');
-    expect(again).toContain('Address or name of remote host [10.1.1.1]? \n');
+    expect(again).toContain('Address or name of remote host [127.10.1.1]? \n');
     expect(r.fs.default.stat('second.bin')?.size).toBe(100_000);
   });
 
   it('a URL with host and path asks only for the destination; a partition takes the file', async () => {
     const { r, tftp, run } = await lab({ platform: 'c3900' });
     tftp.files.set('dir/your-ios', bytes(5000));
-    const out = await run('copy tftp://172.23.1.129/dir/your-ios slot0:1:', '');
-    expect(out.startsWith('Destination filename [your-ios]? \nAccessing tftp://172.23.1.129/dir/your-ios...\n')).toBe(true);
+    const out = await run('copy tftp://127.23.1.129/dir/your-ios slot0:1:', '');
+    expect(out.startsWith('Destination filename [your-ios]? \nAccessing tftp://127.23.1.129/dir/your-ios...\n')).toBe(true);
     expect(out).toContain('(via GigabitEthernet0/0): !\n[OK - 5000 bytes]');
     expect(r.fs.get('slot0:1')!.stat('your-ios')?.size).toBe(5000);
     expect(r.fs.get('slot0:2')!.stat('your-ios')).toBeUndefined();
@@ -198,12 +191,12 @@ describe('download dialogs', () => {
     const { r, tftp, run } = await lab();
     await put(r, 'bootflash:f.bin', bytes(10, 9));
     tftp.files.set('f.bin', bytes(3000));
-    const out = await run('copy tftp://10.1.1.1/f.bin flash:', '', 'n');
+    const out = await run('copy tftp://127.10.1.1/f.bin flash:', '', 'n');
     expect(out).toContain('%Warning:There is a file already existing with this name \nDo you want to over write? [confirm]');
     expect(out).not.toContain('Accessing');
     expect(tftp.calls).toHaveLength(0);
     expect(r.fs.default.stat('f.bin')?.size).toBe(10);
-    const yes = await run('copy tftp://10.1.1.1/f.bin flash:', '', '');
+    const yes = await run('copy tftp://127.10.1.1/f.bin flash:', '', '');
     expect(yes).toContain('[OK - 3000 bytes]');
     expect(r.fs.default.stat('f.bin')?.size).toBe(3000);
   });
@@ -213,8 +206,8 @@ describe('download dialogs', () => {
     await put(r, 'bootflash:f.bin', bytes(10));
     tftp.files.set('f.bin', bytes(2000));
     await run('configure terminal', 'file prompt quiet', 'end');
-    const out = await run('copy tftp://10.1.1.1/f.bin flash:');
-    expect(out.startsWith('Accessing tftp://10.1.1.1/f.bin...\n')).toBe(true);
+    const out = await run('copy tftp://127.10.1.1/f.bin flash:');
+    expect(out.startsWith('Accessing tftp://127.10.1.1/f.bin...\n')).toBe(true);
     expect(r.fs.default.stat('f.bin')?.size).toBe(2000);
   });
 
@@ -222,8 +215,8 @@ describe('download dialogs', () => {
     const { tftp, run } = await lab();
     tftp.files.set('f.bin', bytes(2000));
     await run('configure terminal', 'file prompt noisy', 'end');
-    const out = await run('copy tftp://10.1.1.1/f.bin flash:', '', '', '');
-    expect(out).toContain('Address or name of remote host [10.1.1.1]? \nSource filename [f.bin]? \nDestination filename [f.bin]? \n');
+    const out = await run('copy tftp://127.10.1.1/f.bin flash:', '', '', '');
+    expect(out).toContain('Address or name of remote host [127.10.1.1]? \nSource filename [f.bin]? \nDestination filename [f.bin]? \n');
     expect(out).toContain('[OK - 2000 bytes]');
   });
 
@@ -231,9 +224,9 @@ describe('download dialogs', () => {
     const { r, tftp, run } = await lab();
     tftp.files.set('f.bin', bytes(2000));
     await run('mkdir bootflash:img', '');
-    expect(await run('copy tftp://10.1.1.1/f.bin bootflash:img', '')).toContain('Destination filename [img/f.bin]?');
+    expect(await run('copy tftp://127.10.1.1/f.bin bootflash:img', '')).toContain('Destination filename [img/f.bin]?');
     expect(r.fs.default.stat('img/f.bin')?.size).toBe(2000);
-    const out = await run('copy tftp://10.1.1.1/f.bin bootflash:nodir/f.bin', '');
+    const out = await run('copy tftp://127.10.1.1/f.bin bootflash:nodir/f.bin', '');
     expect(out).toContain('%Error opening bootflash:/nodir/f.bin (No such file or directory)');
     expect(tftp.calls).toHaveLength(1);
   });
@@ -244,16 +237,16 @@ describe('upload dialogs', () => {
     const { r, tftp, run } = await lab();
     const data = bytes(70_000);
     await put(r, 'bootflash:memleak.tcl', data);
-    const out = await run('copy bootflash:memleak.tcl tftp:', '10.1.6.243', '');
-    expect(out).toMatch(/^Address or name of remote host \[\]\? 10\.1\.6\.243\nDestination filename \[memleak\.tcl\]\? \n!+\n70000 bytes copied in \d+\.\d{3} secs \(\d+ bytes\/sec\)\n$/);
+    const out = await run('copy bootflash:memleak.tcl tftp:', '127.10.6.243', '');
+    expect(out).toMatch(/^Address or name of remote host \[\]\? 127\.10\.6\.243\nDestination filename \[memleak\.tcl\]\? \n!+\n70000 bytes copied in \d+\.\d{3} secs \(\d+ bytes\/sec\)\n$/);
     expect(tftp.received.get('memleak.tcl')!.equals(data)).toBe(true);
   });
 
   it('copy flash: tftp: asks the source first; a URL gives the defaults', async () => {
     const { r, tftp, run } = await lab();
     await put(r, 'bootflash:a.bin', bytes(100));
-    const out = await run('copy flash: tftp://10.9.9.9/backup/a.bin', 'a.bin', '', '');
-    expect(out).toContain('Source filename []? a.bin\nAddress or name of remote host [10.9.9.9]? \nDestination filename [backup/a.bin]? \n');
+    const out = await run('copy flash: tftp://127.10.9.9/backup/a.bin', 'a.bin', '', '');
+    expect(out).toContain('Source filename []? a.bin\nAddress or name of remote host [127.10.9.9]? \nDestination filename [backup/a.bin]? \n');
     expect(tftp.received.get('backup/a.bin')?.length).toBe(100);
   });
 
@@ -266,7 +259,7 @@ describe('upload dialogs', () => {
   it('FTP upload on IOS XE: Writing <dest> !!! and the byte line', async () => {
     const { r, ftp, run } = await lab();
     await put(r, 'bootflash:cfg.txt', bytes(500));
-    const out = await run('copy bootflash:cfg.txt ftp://u:p@10.1.1.1/r1.cfg', '', '');
+    const out = await run('copy bootflash:cfg.txt ftp://u:p@127.10.1.1/r1.cfg', '', '');
     expect(out).toMatch(/Destination filename \[r1\.cfg\]\? \nWriting r1\.cfg !\n500 bytes copied in/);
     expect(ftp.received.get('r1.cfg')?.length).toBe(500);
   });
@@ -275,20 +268,20 @@ describe('upload dialogs', () => {
     const { r, ftp, run } = await lab({ platform: 'c3900' });
     const data = bytes(200_000);
     await put(r, 'slot0:1:your-ios', data);
-    const out = await run('copy slot0:1:your-ios ftp://myuser:mypass@172.23.1.129/dirt/sysadmin/your-ios', 'yes');
+    const out = await run('copy slot0:1:your-ios ftp://myuser:mypass@127.23.1.129/dirt/sysadmin/your-ios', 'yes');
     expect(out).toMatch(
       /^Verifying checksum for 'your-ios' \(file # 1\)\.\.\. OK\nCopy 'your-ios' from Flash to server\n as 'dirt\/sysadmin\/your-ios'\? \[yes\/no\] yes\n!+\nUpload to server done\nFlash device copy took 00:00:0\d \[hh:mm:ss\]\n$/,
     );
     expect(ftp.received.get('dirt/sysadmin/your-ios')!.equals(data)).toBe(true);
     expect(ftp.calls[0]).toMatchObject({ username: 'myuser', password: 'mypass' });
-    const no = await run('copy slot0:1:your-ios ftp://myuser:mypass@172.23.1.129/other', 'no');
+    const no = await run('copy slot0:1:your-ios ftp://myuser:mypass@127.23.1.129/other', 'no');
     expect(no).toContain("as 'other'? [yes/no] no\n");
     expect(ftp.calls).toHaveLength(1);
   });
 
   it('copy running-config tftp: uploads the configuration as <hostname>-confg', async () => {
     const { r, tftp, run } = await lab();
-    const out = await run('copy running-config tftp:', '10.1.1.1', '');
+    const out = await run('copy running-config tftp:', '127.10.1.1', '');
     expect(out).toContain('Destination filename [r1-confg]? ');
     expect(tftp.received.get('r1-confg')!.toString()).toBe(r.runningConfig().join('\n') + '\n');
   });
@@ -296,7 +289,7 @@ describe('upload dialogs', () => {
   it('copy tftp: running-config applies the lines', async () => {
     const { r, tftp, run } = await lab();
     tftp.files.set('new-confg', Buffer.from('hostname EDGE\nip ftp username fred\nend\n'));
-    const out = await run('copy tftp://10.1.1.1/new-confg running-config', '');
+    const out = await run('copy tftp://127.10.1.1/new-confg running-config', '');
     expect(out).toContain('Destination filename [running-config]? ');
     expect(out).toContain('[OK - 39 bytes]');
     expect(r.system.hostname).toBe('EDGE');
@@ -326,45 +319,45 @@ describe('FTP credentials (S3.1)', () => {
   it('URL first, then ip ftp username/password, then anonymous with user@host.domain', async () => {
     const { ftp, run } = await lab();
     ftp.files.set('f', bytes(10));
-    await run('copy ftp://alice:wonder@10.1.1.1/f flash:a', '');
+    await run('copy ftp://alice:wonder@127.10.1.1/f flash:a', '');
     expect(ftp.calls.at(-1)).toMatchObject({ username: 'alice', password: 'wonder' });
 
-    await run('copy ftp://10.1.1.1/f flash:b', '');
+    await run('copy ftp://127.10.1.1/f flash:b', '');
     expect(ftp.calls.at(-1)).toMatchObject({ username: 'anonymous', password: 'lab@R1' });
 
     await run('configure terminal', 'ip domain name example.com', 'end');
-    await run('copy ftp://10.1.1.1/f flash:c', '');
+    await run('copy ftp://127.10.1.1/f flash:c', '');
     expect(ftp.calls.at(-1)).toMatchObject({ username: 'anonymous', password: 'lab@R1.example.com' });
 
     await run('configure terminal', 'ip ftp username bob', 'end');
-    await run('copy ftp://10.1.1.1/f flash:d', '');
+    await run('copy ftp://127.10.1.1/f flash:d', '');
     expect(ftp.calls.at(-1)).toMatchObject({ username: 'bob', password: 'lab@R1.example.com' });
 
     await run('configure terminal', 'ip ftp password 7 0822455D0A16', 'end');
-    await run('copy ftp://10.1.1.1/f flash:e', '');
+    await run('copy ftp://127.10.1.1/f flash:e', '');
     expect(ftp.calls.at(-1)).toMatchObject({ username: 'bob', password: 'cisco' });
 
     // A user in the URL without a password still takes the configured password.
-    await run('copy ftp://carol@10.1.1.1/f flash:g', '');
+    await run('copy ftp://carol@127.10.1.1/f flash:g', '');
     expect(ftp.calls.at(-1)).toMatchObject({ username: 'carol', password: 'cisco' });
   });
 
   it('the session user makes the generated password', async () => {
     const { r, ftp } = await lab();
     ftp.files.set('f', bytes(10));
-    await r.exec(['copy ftp://10.1.1.1/f flash:a', ''], { user: 'netops' });
+    await r.exec(['copy ftp://127.10.1.1/f flash:a', ''], { user: 'netops' });
     expect(ftp.calls.at(-1)?.password).toBe('netops@R1');
   });
 
   it('credentials typed in the URL are never echoed', async () => {
     const { ftp, run } = await lab();
     ftp.files.set('f', bytes(10));
-    const out = await run('copy ftp://alice:wonder@10.1.1.1/f flash:a', '');
-    expect(out).toContain('Accessing ftp://*****:*****@10.1.1.1/f...');
+    const out = await run('copy ftp://alice:wonder@127.10.1.1/f flash:a', '');
+    expect(out).toContain('Accessing ftp://*****:*****@127.10.1.1/f...');
     expect(out).not.toContain('wonder');
     ftp.failOpen = new TransferError('login', 'open');
-    const bad = await run('copy ftp://alice:wonder@10.1.1.1/f flash:b', '');
-    expect(bad).toContain('%Error opening ftp://*****:*****@10.1.1.1/f (Incorrect Login/Password)');
+    const bad = await run('copy ftp://alice:wonder@127.10.1.1/f flash:b', '');
+    expect(bad).toContain('%Error opening ftp://*****:*****@127.10.1.1/f (Incorrect Login/Password)');
     expect(bad).not.toContain('wonder');
   });
 
@@ -376,9 +369,9 @@ describe('FTP credentials (S3.1)', () => {
     const cfg = r.runningConfig().join('\n');
     expect(cfg).toContain('ip ftp username bob\nip ftp password cisco\nno ip ftp passive\n');
     expect(cfg).toContain('ip tftp blocksize 8192\n');
-    await run('copy ftp://10.1.1.1/f flash:a', '');
+    await run('copy ftp://127.10.1.1/f flash:a', '');
     expect(ftp.calls.at(-1)).toMatchObject({ passive: false, username: 'bob', password: 'cisco' });
-    await run('copy tftp://10.1.1.1/f flash:b', '');
+    await run('copy tftp://127.10.1.1/f flash:b', '');
     expect(tftp.calls.at(-1)?.blksize).toBe(8192);
     await run('configure terminal', 'no ip ftp username', 'no ip ftp password', 'ip ftp passive', 'no ip tftp blocksize', 'end');
     expect(r.runningConfig().join('\n')).not.toMatch(/ip ftp|ip tftp/);
@@ -390,11 +383,11 @@ describe('name resolution', () => {
   it('uses ip host without a Translating line', async () => {
     const { tftp, run } = await lab();
     tftp.files.set('f', bytes(10));
-    await run('configure terminal', 'ip host tftpsrv 10.7.7.7', 'end');
+    await run('configure terminal', 'ip host tftpsrv 127.10.7.7', 'end');
     const out = await run('copy tftp://tftpsrv/f flash:', '');
     expect(out).not.toContain('Translating');
-    expect(out).toContain('Accessing tftp://tftpsrv/f...\nLoading f from 10.7.7.7');
-    expect(tftp.calls[0]!.host).toBe('10.7.7.7');
+    expect(out).toContain('Accessing tftp://tftpsrv/f...\nLoading f from 127.10.7.7');
+    expect(tftp.calls[0]!.host).toBe('127.10.7.7');
   });
 
   it('an unknown name fails with (Unknown host), with and without lookup', async () => {
@@ -431,21 +424,21 @@ describe('name resolution', () => {
 
 describe('failures: IOS text and nothing left behind', () => {
   const cases: { name: string; code: TransferError['code']; phase: TransferError['phase']; scheme: 'tftp' | 'ftp'; text: string }[] = [
-    { name: 'server silent', code: 'timeout', phase: 'open', scheme: 'tftp', text: '%Error opening tftp://10.1.1.1/f.bin (Timed out)' },
-    { name: 'file missing', code: 'not-found', phase: 'open', scheme: 'tftp', text: '%Error opening tftp://10.1.1.1/f.bin (No such file or directory)' },
-    { name: 'wrong login', code: 'login', phase: 'open', scheme: 'ftp', text: '%Error opening ftp://10.1.1.1/f.bin (Incorrect Login/Password)' },
-    { name: 'permission', code: 'permission', phase: 'open', scheme: 'ftp', text: '%Error opening ftp://10.1.1.1/f.bin (Permission denied)' },
-    { name: 'refused (ftp)', code: 'refused', phase: 'open', scheme: 'ftp', text: '%Error opening ftp://10.1.1.1/f.bin (Connection refused)' },
-    { name: 'refused (tftp)', code: 'refused', phase: 'open', scheme: 'tftp', text: '%Error opening tftp://10.1.1.1/f.bin (Timed out)' },
-    { name: 'protocol', code: 'protocol', phase: 'open', scheme: 'tftp', text: '%Error opening tftp://10.1.1.1/f.bin (Protocol error)' },
+    { name: 'server silent', code: 'timeout', phase: 'open', scheme: 'tftp', text: '%Error opening tftp://127.10.1.1/f.bin (Timed out)' },
+    { name: 'file missing', code: 'not-found', phase: 'open', scheme: 'tftp', text: '%Error opening tftp://127.10.1.1/f.bin (No such file or directory)' },
+    { name: 'wrong login', code: 'login', phase: 'open', scheme: 'ftp', text: '%Error opening ftp://127.10.1.1/f.bin (Incorrect Login/Password)' },
+    { name: 'permission', code: 'permission', phase: 'open', scheme: 'ftp', text: '%Error opening ftp://127.10.1.1/f.bin (Permission denied)' },
+    { name: 'refused (ftp)', code: 'refused', phase: 'open', scheme: 'ftp', text: '%Error opening ftp://127.10.1.1/f.bin (Connection refused)' },
+    { name: 'refused (tftp)', code: 'refused', phase: 'open', scheme: 'tftp', text: '%Error opening tftp://127.10.1.1/f.bin (Timed out)' },
+    { name: 'protocol', code: 'protocol', phase: 'open', scheme: 'tftp', text: '%Error opening tftp://127.10.1.1/f.bin (Protocol error)' },
   ];
   for (const c of cases) {
     it(`download, ${c.name}: ${c.text}`, async () => {
       const l = await lab();
       const before = snapshot(l.r);
       l[c.scheme].failOpen = new TransferError(c.code, c.phase);
-      const out = await l.run(`copy ${c.scheme}://10.1.1.1/f.bin flash:`, '');
-      expect(out).toBe(`Destination filename [f.bin]? \nAccessing ${c.scheme}://10.1.1.1/f.bin...\n${c.text}\n`);
+      const out = await l.run(`copy ${c.scheme}://127.10.1.1/f.bin flash:`, '');
+      expect(out).toBe(`Destination filename [f.bin]? \nAccessing ${c.scheme}://127.10.1.1/f.bin...\n${c.text}\n`);
       expect(snapshot(l.r)).toEqual(before);
     });
   }
@@ -456,8 +449,8 @@ describe('failures: IOS text and nothing left behind', () => {
     tftp.files.set('f.bin', bytes(10 * CHUNK));
     tftp.failAfter = { bytes: 4 * CHUNK, error: new TransferError('timeout', 'read') };
     const before = snapshot(r);
-    const out = await run('copy tftp://10.1.1.1/f.bin flash:', '');
-    expect(out).toContain('(via GigabitEthernet0/0/0): !!!! [timed out]\n%Error reading tftp://10.1.1.1/f.bin (Timed out)\n');
+    const out = await run('copy tftp://127.10.1.1/f.bin flash:', '');
+    expect(out).toContain('(via GigabitEthernet0/0/0): !!!! [timed out]\n%Error reading tftp://127.10.1.1/f.bin (Timed out)\n');
     expect(snapshot(r)).toEqual(before);
   });
 
@@ -466,7 +459,7 @@ describe('failures: IOS text and nothing left behind', () => {
     ftp.files.set('f.bin', bytes(5 * CHUNK));
     ftp.failAfter = { bytes: 2 * CHUNK, error: new TransferError('reset', 'read') };
     const before = snapshot(r);
-    expect(await run('copy ftp://10.1.1.1/f.bin flash:', '')).toContain('%Error reading ftp://10.1.1.1/f.bin (Connection reset by peer)\n');
+    expect(await run('copy ftp://127.10.1.1/f.bin flash:', '')).toContain('%Error reading ftp://127.10.1.1/f.bin (Connection reset by peer)\n');
     expect(snapshot(r)).toEqual(before);
   });
 
@@ -476,7 +469,7 @@ describe('failures: IOS text and nothing left behind', () => {
     tftp.files.set('f.bin', bytes(5 * CHUNK));
     tftp.failAfter = { bytes: 2 * CHUNK, error: new TransferError('timeout', 'read') };
     const before = snapshot(r);
-    expect(await run('copy tftp://10.1.1.1/f.bin flash:', '', '')).toContain('%Error reading');
+    expect(await run('copy tftp://127.10.1.1/f.bin flash:', '', '')).toContain('%Error reading');
     expect(snapshot(r)).toEqual(before);
     expect((await readFlash(r, 'bootflash:f.bin')).equals(bytes(100, 5))).toBe(true);
   });
@@ -485,16 +478,16 @@ describe('failures: IOS text and nothing left behind', () => {
     const { r, ftp, tftp, run } = await lab();
     await put(r, 'bootflash:a.bin', bytes(3 * CHUNK));
     ftp.failOpen = new TransferError('permission', 'open');
-    expect(await run('copy bootflash:a.bin ftp://10.1.1.1/a.bin', '', '')).toContain('\n%Error opening ftp://10.1.1.1/a.bin (Permission denied)\n');
+    expect(await run('copy bootflash:a.bin ftp://127.10.1.1/a.bin', '', '')).toContain('\n%Error opening ftp://127.10.1.1/a.bin (Permission denied)\n');
     ftp.failOpen = new TransferError('no-space', 'open');
-    expect(await run('copy bootflash:a.bin ftp://10.1.1.1/a.bin', '', '')).toContain('\n%Error writing ftp://10.1.1.1/a.bin (No space left on device)\n');
+    expect(await run('copy bootflash:a.bin ftp://127.10.1.1/a.bin', '', '')).toContain('\n%Error writing ftp://127.10.1.1/a.bin (No space left on device)\n');
     ftp.failOpen = new TransferError('login', 'open');
-    expect(await run('copy bootflash:a.bin ftp://10.1.1.1/a.bin', '', '')).toContain('\n%Error opening ftp://10.1.1.1/a.bin (Incorrect Login/Password)\n');
+    expect(await run('copy bootflash:a.bin ftp://127.10.1.1/a.bin', '', '')).toContain('\n%Error opening ftp://127.10.1.1/a.bin (Incorrect Login/Password)\n');
     ftp.failOpen = undefined;
     ftp.failAfter = { bytes: CHUNK, error: new TransferError('no-space', 'write') };
-    expect(await run('copy bootflash:a.bin ftp://10.1.1.1/a.bin', '', '')).toMatch(/Writing a\.bin !*\n%Error writing ftp:\/\/10\.1\.1\.1\/a\.bin \(No space left on device\)\n$/);
+    expect(await run('copy bootflash:a.bin ftp://127.10.1.1/a.bin', '', '')).toMatch(/Writing a\.bin !*\n%Error writing ftp:\/\/127\.10\.1\.1\/a\.bin \(No space left on device\)\n$/);
     tftp.failOpen = new TransferError('not-found', 'open');
-    expect(await run('copy bootflash:a.bin tftp://10.1.1.1/a.bin', '', '')).toContain('%Error opening tftp://10.1.1.1/a.bin (No such file or directory)');
+    expect(await run('copy bootflash:a.bin tftp://127.10.1.1/a.bin', '', '')).toContain('%Error opening tftp://127.10.1.1/a.bin (No such file or directory)');
   });
 });
 
@@ -503,8 +496,8 @@ describe('space', () => {
     const { r, ftp, run } = await lab({ fsSizes: { bootflash: 2_000_000 } });
     ftp.files.set('big.bin', bytes(3_000_000));
     const before = snapshot(r);
-    const out = await run('copy ftp://10.1.1.1/big.bin flash:', '');
-    expect(out).toBe('Destination filename [big.bin]? \nAccessing ftp://10.1.1.1/big.bin...\n%Error copying ftp://10.1.1.1/big.bin (No space left on device)\n');
+    const out = await run('copy ftp://127.10.1.1/big.bin flash:', '');
+    expect(out).toBe('Destination filename [big.bin]? \nAccessing ftp://127.10.1.1/big.bin...\n%Error copying ftp://127.10.1.1/big.bin (No space left on device)\n');
     expect(ftp.served).toBe(0);
     expect(snapshot(r)).toEqual(before);
   });
@@ -514,8 +507,8 @@ describe('space', () => {
     tftp.files.set('big.bin', bytes(3_000_000));
     tftp.announceSize = false;
     const before = snapshot(r);
-    const out = await run('copy tftp://10.1.1.1/big.bin flash0:', '');
-    expect(out).toMatch(/\(via GigabitEthernet0\/0\): !+\n%Error copying tftp:\/\/10\.1\.1\.1\/big\.bin \(Not enough space on device\)\n$/);
+    const out = await run('copy tftp://127.10.1.1/big.bin flash0:', '');
+    expect(out).toMatch(/\(via GigabitEthernet0\/0\): !+\n%Error copying tftp:\/\/127\.10\.1\.1\/big\.bin \(Not enough space on device\)\n$/);
     expect(tftp.served).toBeGreaterThan(0);
     expect(snapshot(r)).toEqual(before);
   });
@@ -529,13 +522,13 @@ describe('abort', () => {
     const before = snapshot(r);
     let out = '';
     const s = r.openSession({ user: 'lab', lineName: 'vty0', privilege: 15, interactive: false, noPrompt: true, out: (t) => (out += t) });
-    s.submit('copy tftp://10.1.1.1/f.bin flash:');
+    s.submit('copy tftp://127.10.1.1/f.bin flash:');
     s.submit('');
     await tftp.firstChunk;
     s.interrupt();
     await s.idle();
     s.close();
-    expect(out).toMatch(/: \n?%Error reading tftp:\/\/10\.1\.1\.1\/f\.bin \(Aborted\)\n$/);
+    expect(out).toMatch(/: \n?%Error reading tftp:\/\/127\.10\.1\.1\/f\.bin \(Aborted\)\n$/);
     expect(tftp.calls[0]!.signal!.aborted).toBe(true);
     expect(snapshot(r)).toEqual(before);
   });
@@ -546,12 +539,12 @@ describe('abort', () => {
     tftp.hang = true;
     let out = '';
     const s = r.openSession({ user: 'lab', lineName: 'vty0', privilege: 15, interactive: false, noPrompt: true, out: (t) => (out += t) });
-    for (const l of ['copy bootflash:a.bin tftp://10.1.1.1/a.bin', '', '']) s.submit(l);
+    for (const l of ['copy bootflash:a.bin tftp://127.10.1.1/a.bin', '', '']) s.submit(l);
     await tftp.firstChunk;
     s.interrupt();
     await s.idle();
     s.close();
-    expect(out).toContain('%Error writing tftp://10.1.1.1/a.bin (Aborted)\n');
+    expect(out).toContain('%Error writing tftp://127.10.1.1/a.bin (Aborted)\n');
     expect(tftp.received.size).toBe(0);
   });
 });

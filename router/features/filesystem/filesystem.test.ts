@@ -36,7 +36,7 @@ function makeRouter(platformId: 'isr4321' | 'c3900', fsSizes?: Record<string, nu
   const r = new Router({
     name: 'R1',
     platform: platform(platformId),
-    address: '10.0.0.1',
+    address: '127.0.0.10',
     fsSizes,
     env: {
       clock,
