@@ -149,17 +149,7 @@ export class LabCa {
 
   /** A server certificate from the intermediate; the chain to send is [leaf, intermediate]. */
   issueServer(keyPem: string, o: IssueOptions): string {
-    return build({
-      subject: subject(o.commonName),
-      issuer: { subject: subject('flashlab Lab Issuing CA'), keyPem: this.intermediate.keyPem },
-      publicKeyPem: publicOf(keyPem),
-      notBefore: o.notBefore,
-      notAfter: o.notAfter,
-      serial: o.serial ?? randomSerial(),
-      ca: false,
-      dnsNames: [o.commonName, ...(o.dnsNames ?? [])],
-      ips: o.ips,
-    });
+    return issueFrom(this.intermediate, keyPem, o);
   }
 }
 
@@ -181,8 +171,9 @@ export function selfSigned(keyPem: string, o: IssueOptions & { ca?: boolean; org
 
 /** A certificate from an issuer given as a pair (the rogue CA's leaves). */
 export function issueFrom(issuer: KeyPair, keyPem: string, o: IssueOptions): string {
-  const cn = new X509Certificate(issuer.certPem).subject.match(/CN=([^\n]+)/)?.[1] ?? 'CA';
-  const org = new X509Certificate(issuer.certPem).subject.match(/O=([^\n]+)/)?.[1] ?? 'flashlab';
+  const issuerSubject = new X509Certificate(issuer.certPem).subject;
+  const cn = issuerSubject.match(/CN=([^\n]+)/)?.[1] ?? 'CA';
+  const org = issuerSubject.match(/O=([^\n]+)/)?.[1] ?? 'flashlab';
   return build({
     subject: subject(o.commonName),
     issuer: { subject: subject(cn, org), keyPem: issuer.keyPem },
