@@ -3,6 +3,7 @@
  * the router's local users, an interactive shell driven through the LineEditor, and exec
  * channels that run command lines non-interactively (`ssh router "show version"`).
  */
+import { listenOn } from './listen.ts';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
 import type { SessionOptions } from '../cli/CliSession.ts';
@@ -77,27 +78,18 @@ export class RouterSshServer {
     return this.boundPort;
   }
 
-  start(): Promise<void> {
-    if (this.server) return Promise.resolve();
+  async start(): Promise<void> {
+    if (this.server) return;
     const server = new Server({ hostKeys: [this.opts.hostKey], ident: 'Cisco-1.25' }, (client, info) =>
       this.onConnection(client, info.ip),
     );
     this.server = server;
-    // Errors on the listening socket after start (rare) must not take the lab down.
-    server.on('error', () => {});
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => {
-        this.server = undefined;
-        reject(e);
-      };
-      server.once('error', onError);
-      server.listen(this.opts.port, this.opts.address, () => {
-        server.removeListener('error', onError);
-        const addr = server.address();
-        this.boundPort = typeof addr === 'object' && addr ? addr.port : this.opts.port;
-        resolve();
-      });
-    });
+    try {
+      this.boundPort = await listenOn(server, this.opts.port, this.opts.address);
+    } catch (e) {
+      this.server = undefined;
+      throw e;
+    }
   }
 
   async stop(): Promise<void> {

@@ -5,6 +5,7 @@
  * the only telnet-specific parts are option negotiation and stripping IAC sequences.
  * `transport input` on the vty lines decides whether a connection is taken at all.
  */
+import { listenOn } from './listen.ts';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { SessionOptions } from '../cli/CliSession.ts';
 import { type EditorSession, LineEditor } from './LineEditor.ts';
@@ -131,24 +132,16 @@ export class RouterTelnetServer {
     return this.boundPort;
   }
 
-  start(): Promise<void> {
-    if (this.server) return Promise.resolve();
+  async start(): Promise<void> {
+    if (this.server) return;
     const server = createServer((sock) => this.onConnection(sock));
     this.server = server;
-    server.on('error', () => {});
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => {
-        this.server = undefined;
-        reject(e);
-      };
-      server.once('error', onError);
-      server.listen(this.opts.port, this.opts.address, () => {
-        server.removeListener('error', onError);
-        const addr = server.address();
-        this.boundPort = typeof addr === 'object' && addr ? addr.port : this.opts.port;
-        resolve();
-      });
-    });
+    try {
+      this.boundPort = await listenOn(server, this.opts.port, this.opts.address);
+    } catch (e) {
+      this.server = undefined;
+      throw e;
+    }
   }
 
   async stop(): Promise<void> {
