@@ -331,3 +331,90 @@ export async function upload(r: Router, req: UploadRequest): Promise<void> {
     throw failure(e, display, url.scheme, n > 0 ? 'write' : 'open');
   }
 }
+
+// ------------------------------------------------------------------ exchange (a form to a web server)
+
+export interface ExchangeResult {
+  status: number;
+  text: string;
+}
+
+/** Largest answer an exchange reads (a locator answers a few lines). */
+const EXCHANGE_LIMIT = 64 * 1024;
+
+/**
+ * Posts a form to an http(s) URL with the router's trust (the AUM's IDA locator query) and
+ * returns the status and the text of the answer; a TransferFailure when no answer came.
+ */
+export async function exchange(
+  r: Router,
+  req: { url: NetUrl & { host: string; path: string }; display: string; address: string; form: Record<string, string>; user: string; signal: AbortSignal },
+): Promise<ExchangeResult> {
+  const { url, display } = req;
+  const client = r.env.transfer[url.scheme];
+  if (!client?.request) throw new TransferFailure(`%Error opening ${display} (Protocol not supported)`);
+  const body = new URLSearchParams(req.form).toString();
+  try {
+    const res = await client.request(endpointFor(r, url, req.address, url.path, req.signal, req.user), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res.body) {
+      n += c.length;
+      if (n > EXCHANGE_LIMIT) throw new TransferError('protocol', 'read', 'answer too long');
+      chunks.push(c);
+    }
+    return { status: res.status, text: Buffer.concat(chunks).toString('utf8') };
+  } catch (e) {
+    if (e instanceof CertificateError) {
+      const { mnemonic, text } = chainFailureLog(e.failure);
+      const m = r.log.emit('PKI', 3, mnemonic, text);
+      throw new TransferFailure(failure(e, display, url.scheme, 'open').line, e, m.line);
+    }
+    throw failure(e, display, url.scheme, 'open');
+  }
+}
+
+// ------------------------------------------------------------------ head (the first bytes only)
+
+/**
+ * The announced size and the first `bytes` of a file, then the transfer is dropped: what a
+ * caller needs to judge a file (an image header) before committing any space to it.
+ */
+export async function readHead(
+  r: Router,
+  req: { url: NetUrl & { host: string; path: string }; display: string; address: string; bytes: number; user: string; signal: AbortSignal },
+): Promise<{ size?: number; head: Buffer }> {
+  const { url, display } = req;
+  const client = r.env.transfer[url.scheme];
+  if (!client) throw new TransferFailure(`%Error opening ${display} (Protocol not supported)`);
+  const ac = linkedAbort(req.signal);
+  let dl: Download;
+  try {
+    dl = await client.download(endpointFor(r, url, req.address, url.path, ac.signal, req.user));
+  } catch (e) {
+    if (e instanceof CertificateError) {
+      const { mnemonic, text } = chainFailureLog(e.failure);
+      const m = r.log.emit('PKI', 3, mnemonic, text);
+      throw new TransferFailure(failure(e, display, url.scheme, 'open').line, e, m.line);
+    }
+    throw failure(e, display, url.scheme, 'open');
+  }
+  const held: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const c of dl.body) {
+      held.push(c);
+      n += c.length;
+      if (n >= req.bytes) break;
+    }
+  } catch (e) {
+    throw failure(e, display, url.scheme, 'read');
+  } finally {
+    dropDownload(dl, ac);
+  }
+  return { size: dl.size, head: Buffer.concat(held).subarray(0, req.bytes) };
+}
