@@ -16,17 +16,17 @@ export const AumText = {
     HASHES,
   ].join('\n'),
   ciscoIntro: 'Would you like to download an image directly from Cisco Server over the Internet? A valid\nCisco login will be required.',
-  askCisco: 'Download from Cisco server',
+  askCisco: 'Download from Cisco server?',
   askLocation: 'Image location',
   /** [INF] the Cisco branch's questions (IOS_REFERENCE §8 proposal). */
   askUsername: 'Cisco Username',
   askPassword: 'Cisco Password: ',
   askImage: 'Image name',
-  askReloadNow: 'Reload and upgrade the device immediately after image download is complete',
+  askReloadNow: 'Reload and upgrade the device immediately after image download is complete?',
   whenReload:
     'When would you like to reload your device? Use hh:mm format or specify "Manual" to not\nschedule a reload time. Use \'upgrade automatic runversion\' to reload manually.',
   askReloadTime: 'Time to reload the box',
-  proceed: (from: string, to: string) => `Proceed with device image upgrade from\n[${from}] to\n[${to}]`,
+  proceed: (from: string, to: string) => `Proceed with device image upgrade from\n[${from}] to\n[${to}]?`,
 
   // ---- what a getversion prints [DOC]
   imageFound: (name: string, size: number) => `Image Found: ${name} (${size} bytes)`,
