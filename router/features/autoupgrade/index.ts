@@ -551,7 +551,8 @@ async function secondDownload(r: Router, p: NonNullable<AumRecord['pending']>): 
     const address = await resolveServer(r, url.host, display, () => undefined, signal);
     await download(r, { url: { ...url, host: url.host, path: url.path }, display, address, target: { fs: primary, path: name }, user: p.user, signal });
     const target = `${primary.prefix}${name}`;
-    r.system.bootSystem = [target, ...r.system.bootSystem.filter((b) => normalizeUrl(r, b) !== normalizeUrl(r, target))];
+    const gone = new Set([target, ...ss.erase].map((u) => normalizeUrl(r, u)));
+    r.system.bootSystem = [target, ...r.system.bootSystem.filter((b) => !gone.has(normalizeUrl(r, b)))];
     await saveStartupConfig(r);
     r.log.emit('AUM', 5, 'SHORT_STORAGE', AumText.log.shortStorage(name, primary.prefix));
   } catch (e) {
