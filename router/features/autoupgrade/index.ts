@@ -152,7 +152,7 @@ async function locate(ctx: Ctx, user: string, password: string, image: string): 
   dbg(r, `IDA answered ${answer.status} ${fields.get('code') ?? fields.get('status') ?? ''}`.trim());
   if (answer.status === 401) throw new AumError(`%AUM: ${AumText.fail.badCredentials}`);
   if (answer.status === 403) throw new AumError(AumText.fail.notRegistered(user));
-  if (answer.status === 404) throw new AumError(AumText.fail.notFound);
+  if (answer.status === 404 && fields.get('code') === 'unknown-image') throw new AumError(AumText.fail.notFound);
   const url = fields.get('url');
   if (answer.status !== 200 || !url) throw new AumError(AumText.fail.idaAnswer(answer.status));
   const size = Number(fields.get('size'));
