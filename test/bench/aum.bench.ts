@@ -7,7 +7,9 @@
  * `Image Verification: PASS`, and the lab process's peak RSS during it (sampled every 20 ms).
  *
  * Peer, in the same run and from the same FTP server: the same N downloads by curl, all
- * started at once, each into a file of its own (as each router writes its own flash).
+ * started at once, each into a file of its own (as each router writes its own flash). For
+ * scale, the routers' own `copy ftp: bootflash:` of the same file is timed too: AUM's
+ * overhead over the router's copy path, apart from the server's and the client's cost.
  * Goal: AUM within 1.5x of curl's wall time (the servers, not the routers, set the pace).
  *
  *   npm run bench -- aum
@@ -142,6 +144,13 @@ export async function run(): Promise<void> {
     rmSync(join(dir, 'curl-0.bin'), { force: true });
     for (let i = 0; i < n; i++) rmSync(join(dir, `curl-${i}.bin`), { force: true });
 
+    // The routers' plain copy path from the same server, for scale: what AUM adds to it.
+    const c0 = performance.now();
+    const copies = await Promise.all(names.map((r) => lab!.exec(r, [`copy ftp://ftp/${IMAGE} bootflash:`, '', `delete /force bootflash:${IMAGE}`])));
+    const copyS = (performance.now() - c0) / 1000;
+    const copied = copies.filter((o) => o.includes(`[OK - ${size} bytes]`)).length;
+    if (copied < n) console.log(`copy failed: ${copies.find((o) => !o.includes("[OK -"))?.slice(-300)}`);
+
     const line = `upgrade automatic getversion cisco username cco password cisco123 image ${IMAGE}`;
     const t0 = performance.now();
     const aum = await withPeakRss(() => Promise.all(names.map((r) => lab!.exec(r, line))));
@@ -154,6 +163,7 @@ export async function run(): Promise<void> {
         ['contender', 'wall time', 'completed', 'throughput (all)', 'peak RSS (lab process)'],
         [
           ['flashlab AUM getversion', `${aumS.toFixed(2)} s`, `${passed}/${n}`, `${((n * size) / 1e6 / aumS).toFixed(0)} MB/s`, `${aum.peakMB.toFixed(0)} MB`],
+          ['flashlab copy ftp: bootflash:', `${copyS.toFixed(2)} s`, `${copied}/${n}`, `${((n * size) / 1e6 / copyS).toFixed(0)} MB/s`, ''],
           ['curl (FTP)', `${curl.seconds.toFixed(2)} s`, `${curlOk}/${n}`, `${((n * size) / 1e6 / curl.seconds).toFixed(0)} MB/s`, '(separate processes)'],
         ],
       ),
