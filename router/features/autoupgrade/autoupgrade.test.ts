@@ -206,6 +206,35 @@ describe('the Cisco branch: IDA exchange (S4.1–S4.3)', () => {
     expect(bad).toContain('%AUM: Invalid cisco.com username or password');
   });
 
+  it('interactive, Cisco branch: the questions in order, then the locator and the download', async () => {
+    const { t, servers } = await lab();
+    await t.run('configure terminal', 'ip host www.cisco.com 127.0.0.30', 'end');
+    await servers.image(t, 'images/x.SPA.bin');
+    servers.locate = (f) => (f.get('username') === 'cco' && f.get('image') === 'x.SPA.bin' ? { status: 200, text: 'status=ok\nurl=https://127.0.0.30/images/x.SPA.bin\n' } : { status: 401, text: '' });
+    const out = await t.router.exec(['upgrade automatic', 'yes', 'cco', 'cisco123', 'x.SPA.bin', 'no', '', 'yes'], { prompts: true });
+    const order = [
+      'Download from Cisco server? [yes]: ',
+      'Cisco Username: ',
+      'Cisco Password: ',
+      'Image name: ',
+      'Image Found: x.SPA.bin (131072 bytes)',
+      'immediately after image download is complete? [yes]: ',
+      'Time to reload the box [Manual]? ',
+      '[https://127.0.0.30/images/x.SPA.bin] to\n[x.SPA.bin]? [yes]: ',
+      'Downloading Image from Cisco server:',
+      'Image Verification: PASS',
+      "Use 'upgrade automatic runversion' command to reload manually.",
+    ];
+    let at = 0;
+    for (const want of order) {
+      const i = out.indexOf(want, at);
+      expect(i, `"${want}" after offset ${at} in:\n${out}`).toBeGreaterThanOrEqual(0);
+      at = i + want.length;
+    }
+    expect(out).not.toContain('cisco123');
+    expect(servers.requests[0]!.form.get('password')).toBe('cisco123');
+  });
+
   it('not registered for crypto: the error asks the user to register', async () => {
     const { t, servers } = await lab();
     await t.run('configure terminal', 'ip host www.cisco.com 127.0.0.30', 'end');
