@@ -1,11 +1,13 @@
 /**
  * `copy`: every source/destination pair except `copy running-config startup-config` (the
- * system feature's keyword command). Network copies (tftp:, ftp:) in both directions live
- * here, with IOS's dialogs, progress marks and error texts (IOS_REFERENCE §4, SPEC S3.1–S3.5);
- * flash-to-flash copies are handed to the filesystem feature's `localCopy`.
+ * system feature's keyword command). Network copies (tftp:, ftp:, http(s): in, tftp:/ftp: out)
+ * have their dialogs and `!` marks here (IOS_REFERENCE §4, SPEC S3.1–S3.5); the transfer
+ * itself, its credentials, trust, reservation and error texts are the router's transfer
+ * service (router/transfer/TransferService.ts), which the Auto-Upgrade Manager shares.
+ * Flash-to-flash copies are handed to the filesystem feature's `localCopy`.
  *
- * Also the client settings those copies use: `ip ftp username|password|passive`,
- * `ip tftp blocksize`.
+ * Also the commands for the client settings the service uses: `ip ftp
+ * username|password|passive`, `ip tftp blocksize`, `ip http client username|password`.
  */
 import { performance } from 'node:perf_hooks';
 import { CliError } from '../../cli/CliSession.ts';
