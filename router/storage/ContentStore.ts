@@ -3,9 +3,12 @@
  * router file system in a lab keeps only blob hashes, so ten routers holding the same
  * 500 MB image cost 500 MB of host disk, not 5 GB.
  *
- * Blobs are immutable once named by their hash. The md5 of each blob (what `verify /md5`
- * prints) is computed from the real bytes while they stream in and kept in a sidecar file,
- * so a later verify needs no second pass over hundreds of MiB.
+ * Blobs are immutable once named by their hash. Only the sha256 (the name) is computed while
+ * bytes stream in: md5 costs three times what sha256 does with SHA extensions and was most
+ * of a fleet download's hashing, yet only `verify /md5` and the copy-to-server checksum
+ * ask for it. It is computed on first demand from the stored bytes and kept by content
+ * hash (in memory and a sidecar file), so a blob is md5-hashed at most once however many
+ * routers hold it.
  *
  * Nothing on the host disk is trusted blindly: a read checks the blob's size before the
  * first byte and its sha256 after the last, so a blob truncated or damaged outside the lab
@@ -17,7 +20,7 @@
  * flight never loses its content. Interrupted writes leave temp files named by their pid;
  * `cleanTemporaries` removes those whose process is gone.
  */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,8 +31,6 @@ export interface BlobInfo {
   /** sha256, lower-case hex: the blob's name. */
   hash: string;
   size: number;
-  /** md5, lower-case hex. */
-  md5: string;
 }
 
 /** Thrown by `ingest` when the source is longer than `limit` (the temp file is already gone). */
@@ -41,11 +42,16 @@ export class BlobLimitError extends Error {
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
+/**
+ * Bytes a blob write may queue ahead of the disk. One awaited fs.write per network chunk cost
+ * a promise and a thread-pool round trip each (a 100-router fleet queues thousands of them
+ * on libuv's four threads); with a queue, chunks arriving during a write go down in one writev.
+ */
+const WRITE_HIGH_WATER = 2 * 1024 * 1024;
 
-/** A blob being written: chunks go to a temp file while both digests run. */
+/** A blob being written: chunks go to a temp file while its sha256 runs. */
 export class BlobWriter {
   private readonly sha = createHash('sha256');
-  private readonly md5: Hash = createHash('md5');
   private readonly out: WriteStream;
   private done = false;
   private failure?: Error;
@@ -56,20 +62,33 @@ export class BlobWriter {
     private readonly store: ContentStore,
     private readonly tmpPath: string,
   ) {
-    this.out = createWriteStream(tmpPath, { flags: 'wx' });
+    this.out = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: WRITE_HIGH_WATER });
     // Keep the first stream error; write()/finish() report it instead of crashing the process.
     this.out.on('error', (e) => (this.failure ??= e));
   }
 
-  /** Appends a chunk; resolves once the OS took it, so a fast source cannot outrun the disk. */
+  /**
+   * Appends a chunk. Resolves at once while less than WRITE_HIGH_WATER waits for the disk,
+   * else once it drained, so a fast source cannot outrun the disk. Chunks that queue behind
+   * a write in flight go down together in one writev. A failed write rejects the next call
+   * and `finish`, so no blob is ever named after a short write.
+   */
   write(chunk: Buffer): Promise<void> {
     if (this.done) return Promise.reject(new Error('blob writer already closed'));
     if (this.failure) return Promise.reject(this.failure);
     this.sha.update(chunk);
-    this.md5.update(chunk);
     this.bytes += chunk.length;
+    if (this.out.write(chunk)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.out.write(chunk, (err) => (err ? reject(err) : resolve()));
+      const settle = () => {
+        this.out.off('drain', settle);
+        this.out.off('close', settle);
+        if (this.failure) reject(this.failure);
+        else resolve();
+      };
+      this.out.on('drain', settle);
+      // 'close' also follows an error, so a failed write never leaves this waiting.
+      this.out.on('close', settle);
     });
   }
 
@@ -82,7 +101,7 @@ export class BlobWriter {
       await rm(this.tmpPath, { force: true });
       throw this.failure;
     }
-    const info: BlobInfo = { hash: this.sha.digest('hex'), size: this.bytes, md5: this.md5.digest('hex') };
+    const info: BlobInfo = { hash: this.sha.digest('hex'), size: this.bytes };
     await this.store.adopt(this.tmpPath, info);
     return info;
   }
@@ -170,8 +189,7 @@ export class ContentStore {
       } else {
         await rename(tmpPath, target);
       }
-      await writeFile(`${target}.md5`, info.md5).catch(() => undefined);
-      this.known.set(info.hash, { size: info.size, md5: info.md5 });
+      this.known.set(info.hash, { size: info.size, md5: this.known.get(info.hash)?.md5 });
     });
   }
 
@@ -402,8 +420,8 @@ export class ContentStore {
   }
 
   /**
-   * The blob's md5: from the cache or the sidecar written at ingest (both computed from the
-   * real bytes), else by reading the blob once and remembering the result.
+   * The blob's md5: from the cache or the sidecar of an earlier call, else by reading the
+   * blob once and remembering the result (in memory and in the sidecar).
    */
   async md5(hash: string): Promise<string> {
     const k = this.known.get(hash);

@@ -32,11 +32,20 @@ type Direction = 'download' | 'upload';
  * One buffer serves every socket: the callback copies before it returns, reads never overlap.
  */
 const READ_BUFFER = Buffer.allocUnsafe(1024 * 1024);
+/**
+ * The first `n` bytes of the shared read buffer in a buffer of their own. Not Buffer.from: on
+ * a Uint8Array it zero-fills a fresh buffer before copying (5.6 % of a 20-router fleet's CPU).
+ */
+function copyOut(buf: Uint8Array, n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  out.set(buf.subarray(0, n));
+  return out;
+}
 function bulkReadSocket(): Socket {
   const socket: Socket = new Socket({
     onread: {
       buffer: READ_BUFFER,
-      callback: (n: number, buf: Uint8Array) => socket.push(Buffer.from(buf.subarray(0, n))),
+      callback: (n: number, buf: Uint8Array) => socket.push(copyOut(buf, n)),
     },
     // @types/node lists `onread` for connect() only; Node reads it in the constructor.
   } as SocketConstructorOpts);

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LabClock } from '../../lab/clock/LabClock.ts';
 import { platform, type FileSystemProfile } from '../../router/platforms/profile.ts';
-import { BlobLimitError, ContentStore } from '../../router/storage/ContentStore.ts';
+import { BlobLimitError, BlobWriter, ContentStore } from '../../router/storage/ContentStore.ts';
 import { FileSystems } from '../../router/storage/FileSystems.ts';
 import { FlashFileSystem } from '../../router/storage/FlashFileSystem.ts';
 import { StorageError } from '../../router/storage/types.ts';
@@ -51,20 +51,24 @@ function tmpFiles(): string[] {
 }
 
 describe('ContentStore', () => {
-  it('names blobs by sha256 and computes the real md5 while streaming', async () => {
+  it('names blobs by sha256 while streaming; md5 on first demand, then kept by content hash', async () => {
     const data = randomBytes(300_000);
+    const md5 = createHash('md5').update(data).digest('hex');
     const info = await store.ingest((async function* () {
       yield data.subarray(0, 1000);
       yield data.subarray(1000);
     })());
     expect(info.hash).toBe(createHash('sha256').update(data).digest('hex'));
-    expect(info.md5).toBe(createHash('md5').update(data).digest('hex'));
     expect(info.size).toBe(data.length);
     expect(await store.size(info.hash)).toBe(data.length);
-    // A fresh store object over the same folder reads the md5 sidecar, and recomputing agrees.
+    // The write computed no md5: the first ask reads the blob and leaves the sidecar.
+    expect(existsSync(`${store.path(info.hash)}.md5`)).toBe(false);
+    expect(await store.md5(info.hash)).toBe(md5);
+    expect(readFileSync(`${store.path(info.hash)}.md5`, 'utf8')).toBe(md5);
+    // A fresh store object over the same folder reads the sidecar, and recomputing agrees.
     const again = new ContentStore(join(dir, 'store'));
-    expect(await again.md5(info.hash)).toBe(info.md5);
-    expect(await again.digest(info.hash, 'md5')).toBe(info.md5);
+    expect(await again.md5(info.hash)).toBe(md5);
+    expect(await again.digest(info.hash, 'md5')).toBe(md5);
     expect(tmpFiles()).toEqual([]);
   });
 
@@ -82,6 +86,19 @@ describe('ContentStore', () => {
     expect(info.size).toBe(total);
     expect(seen).toBe(total);
     expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
+  it('a disk failure with writes queued rejects the writer and names no blob', async () => {
+    // The temp file cannot be created: every queued chunk is lost, so nothing may be named.
+    const w = new BlobWriter(store, join(dir, 'no-such-folder', 'blob.tmp'));
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 8; i++) writes.push(w.write(Buffer.alloc(1 << 20, i)));
+    const outcome = await Promise.allSettled(writes);
+    expect(outcome.some((o) => o.status === 'rejected')).toBe(true);
+    await expect(w.write(Buffer.alloc(10))).rejects.toThrow(/ENOENT/);
+    await expect(w.finish()).rejects.toThrow(/ENOENT|closed/);
+    expect(readdirSync(store.blobDir)).toEqual([]);
+    expect(tmpFiles()).toEqual([]);
   });
 
   it('gc removes blobs no longer referenced', async () => {
