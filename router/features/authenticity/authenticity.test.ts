@@ -182,11 +182,19 @@ describe('key revocation (S2.8–S2.10, S2.12)', () => {
     status = await t.run('show software authenticity upgrade-status');
     expect(status).toContain('Autoboot image signed with it : Yes (bootflash:new.SPB.bin, production key version B)');
     expect(status).toContain('Upgradable ROMMON signed with it: Yes');
+    // The new ROMmon runs only after a reload: the show commands still name the old one.
+    const factoryRommon = t.router.platform.rommon.version;
+    expect(await t.run('show rom-monitor R0')).toContain(`System Bootstrap, Version ${factoryRommon}, RELEASE SOFTWARE`);
+    expect(await t.run('show platform')).toContain(factoryRommon);
     // Revoke refused from the revocation image.
     expect(await t.run('software authenticity key revoke production')).toMatch(/^% Cannot revoke key: the running image is not a production image/);
     // Step 3: reload into the new image; the new ROMmon takes over.
     await reload(t);
     expect(await t.run('show software authenticity running')).toContain('Verifier Version      : System Bootstrap, Version 16.12(2r), RELEASE SOFTWARE');
+    expect(await t.run('show rom-monitor R0')).toContain('System Bootstrap, Version 16.12(2r), RELEASE SOFTWARE');
+    const platform = await t.run('show platform');
+    expect(platform).toMatch(/^R0 +\S+ +16\.12\(2r\) *$/m);
+    expect(platform).not.toContain(factoryRommon);
     // Step 4: revoke.
     expect(await t.run('software authenticity key revoke production')).toBe('% Revoking production key version A... done\n');
     const keys = await t.run('show software authenticity keys');

@@ -215,6 +215,11 @@ export function shortUptime(ms: number): string {
   return `${Math.floor(d / 7)}w${d % 7}d`;
 }
 
+/** The ROMmon the router booted with: an `upgrade rom-monitor` shows once a reload ran it. */
+function runningRommon(r: Router): string {
+  return r.rommonVersion ?? r.platform.rommon.version;
+}
+
 /** `show platform` (IOS XE): chassis slots with state and insert time, then CPLD and ROMmon versions. */
 export function showPlatform(r: Router): string[] {
   const p = r.platform;
@@ -226,7 +231,7 @@ export function showPlatform(r: Router): string[] {
   out.push('');
   out.push('Slot      CPLD Version        Firmware Version                        ');
   out.push('--------- ------------------- --------------------------------------- ');
-  for (const s of p.chassisSlots) if (s.cpld) out.push(`${s.slot.padEnd(10)}${s.cpld.padEnd(20)}${p.rommon.version.padEnd(36)}`);
+  for (const s of p.chassisSlots) if (s.cpld) out.push(`${s.slot.padEnd(10)}${s.cpld.padEnd(20)}${runningRommon(r).padEnd(36)}`);
   out.push('');
   return out;
 }
@@ -272,7 +277,7 @@ export const versionFeature: Feature<Router> = {
         const p = ctx.router.platform;
         const slot = p.chassisSlots.find((s) => s.cpld && s.slot.trim().toLowerCase() === ctx.args.slot!.toLowerCase());
         if (!slot) throw invalidAtToken(ctx, 2);
-        ctx.print(`System Bootstrap, Version ${p.rommon.version}, RELEASE SOFTWARE`);
+        ctx.print(`System Bootstrap, Version ${runningRommon(ctx.router)}, RELEASE SOFTWARE`);
         ctx.print(`Copyright (c) ${p.rommon.copyrightYears}  by cisco Systems, Inc.`);
         ctx.print('');
       },
