@@ -117,7 +117,7 @@ describe('flashlab run --runtime netns', () => {
   it('passes the scenarios and leaves no namespace behind', () => {
     const states = join(dir, 'runs');
     const r = flashlab(['run', '--runtime', 'netns', '--subnet', randomSubnet(), '--state', states, '--keep-state', '--reports', join(dir, 'reports'), ...subset.map((f) => join(SCENARIOS, f))], 900_000);
-    expect(r.stdout).toContain(`${subset.length}/${subset.length} scenarios passed`);
+    expect(r.stdout + r.stderr).toContain(`${subset.length}/${subset.length} scenarios passed`);
     expect(r.code).toBe(0);
     expect(readFileSync(join(dir, 'reports', 'junit.xml'), 'utf8')).toContain('value="netns (one process and one network namespace per node)"');
     // Each scenario's lab state was kept: its id names everything it made, and none of it is left.
