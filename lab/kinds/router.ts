@@ -13,6 +13,7 @@ import { Router, type LabService } from '../../router/Router.ts';
 import { normalize } from '../../router/storage/FlashFileSystem.ts';
 import { DamagedContentError } from '../../router/storage/types.ts';
 import { SealedEgress } from '../../router/net/Egress.ts';
+import { armMaintenanceWindow, cronProblem, type MaintenanceWindow } from '../../router/system/MaintenanceWindow.ts';
 import { LoginGuard } from '../../servers/guard/LoginGuard.ts';
 import { BaseNode, type NodeInfo } from '../runtime/types.ts';
 import { z } from 'zod';
@@ -43,6 +44,16 @@ const RouterFields = {
   /** Applied at first boot, while nvram has no startup-config. `{{ dns.address }}` expands. */
   'startup-config': Lines.optional(),
   images: z.array(RouterImageSeed).optional(),
+  /** IOS lines run at each time a cron expression names, on the lab clock (router/system/MaintenanceWindow.ts). */
+  'maintenance-window': z
+    .strictObject({
+      cron: z.string().superRefine((c, ctx) => {
+        const problem = cronProblem(c);
+        if (problem) ctx.addIssue({ code: 'custom', message: `bad cron expression: ${problem}` });
+      }),
+      commands: Lines,
+    })
+    .optional(),
 };
 
 export interface RouterSpec extends NodeSpec {
@@ -54,6 +65,7 @@ export interface RouterSpec extends NodeSpec {
   bootSeconds?: number;
   startupConfig: string[];
   images: ImageSeed[];
+  maintenanceWindow?: MaintenanceWindow;
 }
 
 export const RouterNodeSchema = z
@@ -85,6 +97,7 @@ export const RouterNodeSchema = z
       enableSecret: n['enable-secret'],
       bootSeconds: n['boot-seconds'],
       startupConfig: n['startup-config'] ?? [],
+      ...(n['maintenance-window'] ? { maintenanceWindow: n['maintenance-window'] } : {}),
       images: (n.images ?? []).map((i) => ({
         fs: i.fs?.replace(/:$/, ''),
         path: i.name,
@@ -180,8 +193,12 @@ export class RouterNode extends BaseNode {
     await writeFile(marker, new Date().toISOString());
   }
 
+  /** Stops the maintenance window's timer. */
+  private closeWindow?: () => void;
+
   override async start(): Promise<void> {
     await this.router.powerOn();
+    if (this.spec.maintenanceWindow) this.closeWindow ??= armMaintenanceWindow(this.router, this.spec.maintenanceWindow);
     this.ssh = await startOnPort(
       22,
       this.ctx.wellKnownPorts,
@@ -200,6 +217,8 @@ export class RouterNode extends BaseNode {
   }
 
   override async stop(): Promise<void> {
+    this.closeWindow?.();
+    this.closeWindow = undefined;
     const telnet = this.telnet;
     this.telnet = undefined;
     if (telnet) {

@@ -26,7 +26,8 @@ export class ImageFactory {
   /** Same key, same bytes: the signature is deterministic (PKCS#1 v1.5) for one lab's keys. */
   private key(s: ImageSeed): string {
     const signing = `${s.sign}${s.tamper ? '_tampered' : ''}${s.bundle.length ? `_with-${s.bundle.join('+')}` : ''}`;
-    return `${s.platform}_${s.version}_${s.featureSet}_${s.kind}_${s.size}_${signing}`.replace(/[^A-Za-z0-9._-]/g, '-');
+    const header = `${s.dramMb ? `_dram${s.dramMb}` : ''}${s.unsupportedCommands?.length ? `_lacks-${s.unsupportedCommands.join('+')}` : ''}`;
+    return `${s.platform}_${s.version}_${s.featureSet}_${s.kind}_${s.size}_${signing}${header}`.replace(/[^A-Za-z0-9._-]/g, '-');
   }
 
   /** Host path of the image's cached file (made on first use). */
@@ -57,6 +58,8 @@ export class ImageFactory {
         kind: s.kind,
         size: s.size,
         ...(bundledKeys.length ? { bundledKeys } : {}),
+        ...(s.dramMb ? { dramMb: s.dramMb } : {}),
+        ...(s.unsupportedCommands?.length ? { unsupportedCommands: s.unsupportedCommands } : {}),
         sign,
         tamper: s.tamper,
       });

@@ -78,6 +78,10 @@ export const ImageSeedFields = {
   tamper: z.boolean().default(false),
   /** Keys the image bundles for key storage: a revocation image's new production key, a production image's special key (S2.8, S2.10). */
   bundle: z.array(z.string().regex(/^(production|special):[A-Z]$/, 'use production:B or special:B')).default([]),
+  /** Main memory the image needs to run (`dram: 8GB`); AUM refuses it on a router with less (S4.2). */
+  dram: Size.optional(),
+  /** Configuration commands the image's parser lacks, by their first words (`[ip ftp]`): S4.5 invalid-config. */
+  'unsupported-commands': z.array(z.string().min(1)).optional(),
 };
 
 export const ServerImageSeed = z.strictObject(ImageSeedFields);
@@ -190,6 +194,9 @@ export interface ImageSeed {
   sign: string;
   tamper: boolean;
   bundle: string[];
+  /** MiB of main memory the image needs (header `dramMb`). */
+  dramMb?: number;
+  unsupportedCommands?: string[];
 }
 
 /** The signing key an image gets when the topology names none: from its name (S2.1), else production:A. */
@@ -199,10 +206,13 @@ export function defaultSigningKey(name: string, kind: ImageSeed['kind']): string
   return m ? `${m[1] === 'P' ? 'production' : 'special'}:${m[2]}` : 'production:A';
 }
 
-export const signing = (i: { name: string; sign?: string; tamper: boolean; bundle: string[]; 'image-kind': ImageSeed['kind'] }) => ({
+export const signing = (i: { name: string; sign?: string; tamper: boolean; bundle: string[]; 'image-kind': ImageSeed['kind']; dram?: number; 'unsupported-commands'?: string[] }) => ({
   sign: i.sign === 'rollover' ? 'rollover:A' : (i.sign ?? defaultSigningKey(i.name, i['image-kind'])),
   tamper: i.tamper,
   bundle: i.bundle,
+  // What the image's header says of its needs and its parser (signed with it).
+  ...(i.dram !== undefined ? { dramMb: Math.ceil(i.dram / (1024 * 1024)) } : {}),
+  ...(i['unsupported-commands']?.length ? { unsupportedCommands: i['unsupported-commands'] } : {}),
 });
 
 export interface TextFileSeed {

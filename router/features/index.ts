@@ -14,6 +14,7 @@ import { interfacesFeature } from './interfaces/index.ts';
 import { netFeature } from './net/index.ts';
 import { pkiFeature } from './pki/index.ts';
 import { scpFeature } from './scp/index.ts';
+import { autoupgradeFeature } from './autoupgrade/index.ts';
 import { systemFeature } from './system/index.ts';
 import { versionFeature } from './version/index.ts';
 
@@ -31,6 +32,7 @@ export const allFeatures: RouterFeature[] = [
   scpFeature,
   debugFeature,
   authenticityFeature,
+  autoupgradeFeature,
 ];
 
 setRouterFeatures(allFeatures);

@@ -25,8 +25,10 @@ export interface ImageHeader {
   featureSet: string;
   /** What it is: a system image, a ROMmon image, or a key-revocation image (S2.8). */
   kind: 'system' | 'rommon' | 'revocation';
-  /** Configuration keywords this image's parser lacks (S4.5 invalid-config). */
+  /** Configuration commands this image's parser lacks, as their first words (S4.5 invalid-config). */
   unsupportedCommands?: string[];
+  /** Main memory (DRAM) the image needs to run, in MiB (S4.2: AUM checks it before downloading). */
+  dramMb?: number;
   /**
    * Keys the image brings for key storage (signed with the image): a revocation image's new
    * production key (S2.8), a production image's latest special key (S2.10).

@@ -51,6 +51,16 @@ export class SealedTransferClient implements TransferClient {
     return this.inner.upload(to, body, size);
   }
 
+  /** Present when the inner client makes exchanges (HTTP/HTTPS): sealed like the rest. */
+  get request(): TransferClient['request'] {
+    const inner = this.inner;
+    if (!inner.request) return undefined;
+    return async (ep, req) => {
+      await this.admit(ep);
+      return inner.request!(ep, req);
+    };
+  }
+
   /** Resolves when the endpoint is inside the seal; else waits the time-out and rejects. */
   private admit(ep: TransferEndpoint): Promise<void> {
     const v = this.policy.verdict(ep.host, this.inner.scheme);

@@ -82,6 +82,19 @@ export interface Download {
   body: AsyncIterable<Buffer>;
 }
 
+/** One request/answer exchange (an HTTP form POST: the AUM's IDA locator query). */
+export interface ExchangeRequest {
+  method: 'GET' | 'POST' | 'HEAD';
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export interface ExchangeResponse {
+  status: number;
+  size?: number;
+  body: AsyncIterable<Buffer>;
+}
+
 export interface TransferClient {
   readonly scheme: 'tftp' | 'ftp' | 'http' | 'https';
   /** Seconds without progress before 'timeout' when the endpoint does not say. */
@@ -90,4 +103,6 @@ export interface TransferClient {
   download(from: TransferEndpoint): Promise<Download>;
   /** Sends `body` (exactly `size` bytes) to the server; resolves when the server confirmed it. */
   upload(to: TransferEndpoint, body: AsyncIterable<Buffer>, size: number): Promise<void>;
+  /** HTTP(S) only: one request whose answer the caller judges (status and body). */
+  request?(ep: TransferEndpoint, req: ExchangeRequest): Promise<ExchangeResponse>;
 }

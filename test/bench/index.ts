@@ -5,6 +5,7 @@ const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   ftp: () => import('./ftp.bench.ts'),
   signed: () => import('./signed.bench.ts'),
   runtimes: () => import('./runtimes.bench.ts'),
+  aum: () => import('./aum.bench.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -101,6 +101,17 @@ function cancelPending(r: Router): boolean {
   return true;
 }
 
+/**
+ * Cancels the scheduled reload with IOS's banner and syslog line (`reload cancel`, and the
+ * Auto-Upgrade Manager's `abortversion`); false when none was scheduled.
+ */
+export function cancelScheduledReload(r: Router): boolean {
+  if (!cancelPending(r)) return false;
+  broadcast(r, banner('SHUTDOWN ABORTED'));
+  r.log.emit('SYS', 5, 'SCHEDULED_RELOAD_CANCELLED', `Scheduled reload cancelled at ${r.log.formatLongTime(r.clock.now())}`);
+  return true;
+}
+
 export function pendingReload(r: Router): PendingReload | undefined {
   return state(r).pending;
 }
@@ -116,7 +127,7 @@ async function confirmReload(ctx: Ctx, describeLines: string[] = []): Promise<bo
 }
 
 /** `reload in [hh:]mm`: minutes, up to 24 days. */
-function parseIn(text: string): number | undefined {
+export function parseIn(text: string): number | undefined {
   const m = /^(?:(\d{1,3}):)?(\d{1,4})$/.exec(text);
   if (!m) return undefined;
   const minutes = Number(m[1] ?? 0) * 60 + Number(m[2]);
@@ -125,7 +136,7 @@ function parseIn(text: string): number | undefined {
 }
 
 /** `reload at hh:mm [month day | day month]` in the router's local time. */
-function parseAt(r: Router, time: string, a?: string, b?: string): Date | undefined {
+export function parseAt(r: Router, time: string, a?: string, b?: string): Date | undefined {
   const t = /^(\d{1,2}):(\d{2})$/.exec(time);
   if (!t || Number(t[1]) > 23 || Number(t[2]) > 59) return undefined;
   const off = r.system.timezone.offsetMinutes * 60_000;
@@ -262,10 +273,7 @@ export const bootFeature: Feature<Router> = {
       syntax: 'reload cancel',
       help: { cancel: 'Cancel pending reload' },
       run(ctx) {
-        const r = ctx.router;
-        if (!cancelPending(r)) throw new CliError('%No reload is scheduled.');
-        broadcast(r, banner('SHUTDOWN ABORTED'));
-        r.log.emit('SYS', 5, 'SCHEDULED_RELOAD_CANCELLED', `Scheduled reload cancelled at ${r.log.formatLongTime(r.clock.now())}`);
+        if (!cancelScheduledReload(ctx.router)) throw new CliError('%No reload is scheduled.');
       },
     },
     {

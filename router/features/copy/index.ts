@@ -1,11 +1,13 @@
 /**
  * `copy`: every source/destination pair except `copy running-config startup-config` (the
- * system feature's keyword command). Network copies (tftp:, ftp:) in both directions live
- * here, with IOS's dialogs, progress marks and error texts (IOS_REFERENCE §4, SPEC S3.1–S3.5);
- * flash-to-flash copies are handed to the filesystem feature's `localCopy`.
+ * system feature's keyword command). Network copies (tftp:, ftp:, http(s): in, tftp:/ftp: out)
+ * have their dialogs and `!` marks here (IOS_REFERENCE §4, SPEC S3.1–S3.5); the transfer
+ * itself, its credentials, trust, reservation and error texts are the router's transfer
+ * service (router/transfer/TransferService.ts), which the Auto-Upgrade Manager shares.
+ * Flash-to-flash copies are handed to the filesystem feature's `localCopy`.
  *
- * Also the client settings those copies use: `ip ftp username|password|passive`,
- * `ip tftp blocksize`.
+ * Also the commands for the client settings the service uses: `ip ftp
+ * username|password|passive`, `ip tftp blocksize`, `ip http client username|password`.
  */
 import { performance } from 'node:perf_hooks';
 import { CliError } from '../../cli/CliSession.ts';
@@ -13,69 +15,36 @@ import { Dialogs } from '../../cli/dialogs.ts';
 import type { CommandContext, ConfigSection, Feature } from '../../cli/types.ts';
 import type { Router } from '../../Router.ts';
 import { FileSystems, type FsLocation } from '../../storage/FileSystems.ts';
-import type { FlashWriter } from '../../storage/FlashFileSystem.ts';
 import { StorageError } from '../../storage/types.ts';
-import { CertificateError, type Download, TransferError, type TransferEndpoint, type TransferErrorCode, type TransferPhase } from '../../transfer/types.ts';
+import {
+  download as transferDownload,
+  ftpCredentials as serviceFtpCredentials,
+  resolveServer,
+  TransferFailure,
+  transferSettings,
+  type TransferSettings,
+  type TransferTuning,
+  transferTuning,
+  tuneTransfers,
+  upload as transferUpload,
+} from '../../transfer/TransferService.ts';
 import { ConfigOrder } from '../configOrder.ts';
 import { fullName, localCopy, resolveUrl } from '../filesystem/index.ts';
-import { trustAnchors } from '../pki/index.ts';
-import { CERTIFICATE_FAILED_REASON, chainFailureLog } from '../pki/messages.ts';
 import { copiedLine, hhmmss, Progress } from './output.ts';
-import { ResolveAbortedError, resolveHost, UnknownHostError } from '../../net/resolveHost.ts';
-import { tcpSynwaitSec } from '../net/index.ts';
 import { decodeType7 } from './type7.ts';
-import { baseName, classify, type CopyUrl, displayUrl, type NetScheme, type NetUrl } from './urls.ts';
+import { baseName, classify, type CopyUrl, displayUrl, type NetUrl } from './urls.ts';
 
 type Ctx = CommandContext<Router>;
 type LocalOrRunning = Exclude<CopyUrl, NetUrl | { kind: 'unsupported' }>;
 
 // ------------------------------------------------------------------ state and tuning
 
-/** What `ip ftp` / `ip tftp` configured, plus the last host a copy used (the dialog default). */
-export interface CopyConfig {
-  ftpUsername?: string;
-  /** Clear text for the client; `type7` keeps the form typed so running-config shows it back. */
-  ftpPassword?: { clear: string; type7?: string };
-  ftpPassive: boolean;
-  tftpBlocksize?: number;
-  /** `ip http client username|password`: HTTP(S) basic credentials when the URL has none. */
-  httpUsername?: string;
-  httpPassword?: string;
-  lastHost?: string;
-}
-
-export function copyConfig(r: Router): CopyConfig {
-  return r.featureState<CopyConfig>('copy', () => ({ ftpPassive: true }));
-}
-
-/**
- * Knobs IOS has no command for, set by tests and the lab (not saved in any configuration,
- * kept across reloads): how long a silent server or name server is waited for, and how the
- * `!` run is drawn.
- */
-export interface CopyTuning {
-  /** Seconds without progress before a transfer fails; undefined: each client's default. */
-  timeoutSec?: number;
-  /** Per query to one name server. */
-  dnsTimeoutMs: number;
-  /** Bytes per `!` mark. */
-  bytesPerMark: number;
-  /** Marks per line before the run wraps. */
-  marksPerLine: number;
-}
-
-const DEFAULT_TUNING: CopyTuning = { dnsTimeoutMs: 2000, bytesPerMark: 64 * 1024, marksPerLine: 70 };
-const tunings = new WeakMap<Router, Partial<CopyTuning>>();
-
-export function tuneCopy(r: Router, t: Partial<CopyTuning>): void {
-  tunings.set(r, { ...tunings.get(r), ...t });
-  // Every lookup the router makes waits as long (an unknown word in EXEC is a lookup too).
-  if (t.dnsTimeoutMs !== undefined) r.dnsTimeoutMs = t.dnsTimeoutMs;
-}
-
-function tuning(r: Router): CopyTuning {
-  return { ...DEFAULT_TUNING, ...tunings.get(r) };
-}
+/** The client settings live in the transfer service; this feature's commands configure them. */
+export type CopyConfig = TransferSettings;
+export const copyConfig = transferSettings;
+export type CopyTuning = TransferTuning;
+export const tuneCopy = tuneTransfers;
+const tuning = transferTuning;
 
 /** The interface named in `Loading f from h (via X)`: platform data (IOS_REFERENCE §4.1). */
 function viaInterface(r: Router): string {
@@ -86,50 +55,6 @@ function viaInterface(r: Router): string {
 
 /** A copy failure: the message is the whole IOS line, printed after any open `!` run. */
 class CopyError extends Error {}
-
-const VERB: Record<TransferPhase, string> = { open: 'opening', read: 'reading', write: 'writing' };
-
-/** IOS's parenthesised text for each transfer failure (IOS_REFERENCE §4.4). */
-function reason(code: TransferErrorCode, scheme: NetScheme): string {
-  switch (code) {
-    case 'timeout':
-      return 'Timed out';
-    case 'not-found':
-      return 'No such file or directory';
-    case 'permission':
-      return 'Permission denied';
-    case 'login':
-      return 'Incorrect Login/Password';
-    case 'no-space':
-      return 'No space left on device';
-    case 'reset':
-      // The errno text IOS uses for its other socket failures; no capture of this exact case exists.
-      return 'Connection reset by peer';
-    case 'refused':
-      // IOS's TFTP keeps retransmitting whatever ICMP says, so the user sees a timeout; a TCP
-      // connect is refused at once.
-      return scheme === 'tftp' ? 'Timed out' : 'Connection refused';
-    case 'aborted':
-      // Ctrl-C / Ctrl-^ mid-transfer. No capture shows IOS's wording [INV]; this one says
-      // plainly that the user stopped it, in the same `%Error <verb> <url> (...)` shape.
-      return 'Aborted';
-    case 'protocol':
-      return 'Protocol error';
-    case 'certificate':
-      return CERTIFICATE_FAILED_REASON;
-  }
-}
-
-function transferFailure(e: unknown, url: string, scheme: NetScheme, fallback: TransferPhase): CopyError {
-  if (e instanceof TransferError) {
-    // A full server is a write failure whenever it is noticed (552 may come before any data).
-    const verb = e.code === 'no-space' ? 'writing' : VERB[e.phase];
-    return new CopyError(`%Error ${verb} ${url} (${reason(e.code, scheme)})`);
-  }
-  if (e instanceof StorageError) return new CopyError(`%Error copying ${url} (${e.reason})`);
-  // Anything else is a client fault the user cannot act on: shown, never as a stack.
-  return new CopyError(`%Error ${VERB[fallback]} ${url} (I/O error)`);
-}
 
 // ------------------------------------------------------------------ shared steps
 
@@ -176,12 +101,9 @@ function existingFile(loc: FsLocation): number {
   return e.size;
 }
 
-/** S3.1: URL user, else `ip ftp username`, else anonymous; URL password, else `ip ftp password`, else `user@host.domain`. */
+/** S3.1 (the transfer service's order), for this session's user. */
 export function ftpCredentials(ctx: Ctx, url: NetUrl): { username: string; password: string } {
-  const cfg = copyConfig(ctx.router);
-  const sys = ctx.router.system;
-  const generated = `${ctx.session.user}@${sys.hostname}${sys.domainName ? `.${sys.domainName}` : ''}`;
-  return { username: url.user ?? cfg.ftpUsername ?? 'anonymous', password: url.password ?? cfg.ftpPassword?.clear ?? generated };
+  return serviceFtpCredentials(ctx.router, url, ctx.session.user);
 }
 
 async function askHost(ctx: Ctx, url: NetUrl, mustAsk: boolean): Promise<string> {
@@ -194,65 +116,20 @@ async function askHost(ctx: Ctx, url: NetUrl, mustAsk: boolean): Promise<string>
   return host;
 }
 
-async function resolveOrFail(ctx: Ctx, host: string, url: string): Promise<string> {
-  try {
-    return await resolveHost(ctx.router, host, (t) => ctx.write(t), { signal: ctx.signal, timeoutMs: tuning(ctx.router).dnsTimeoutMs });
-  } catch (e) {
-    // IOS_REFERENCE offers `(Socket error)` after a DNS failure or `(Unknown host)`; the lab
-    // always says `(Unknown host)`: it names the actual problem whether the name server
-    // answered NXDOMAIN, stayed silent, or none is configured.
-    if (e instanceof UnknownHostError) throw new CopyError(`%Error opening ${url} (Unknown host)`);
-    if (e instanceof ResolveAbortedError) throw new CopyError(`%Error opening ${url} (Aborted)`);
-    throw e;
-  }
-}
-
-/** An AbortController that also fires on Ctrl-C, so the copy can stop a transfer itself. */
-function linkedAbort(signal: AbortSignal): AbortController {
-  const ac = new AbortController();
-  if (signal.aborted) ac.abort();
-  else signal.addEventListener('abort', () => ac.abort(), { once: true });
-  return ac;
-}
-
 /**
- * A refused server certificate: the PKI syslog line (ANCHORS §1.2), also printed here when
- * this session does not see syslog (a vty without `terminal monitor`), then the copy's own line.
+ * A refused server certificate: the PKI syslog line (ANCHORS §1.2, emitted by the service) is
+ * also printed here when this session does not see syslog (a vty without `terminal monitor`).
  */
-function reportCertificate(ctx: Ctx, e: CertificateError): void {
-  const { mnemonic, text } = chainFailureLog(e.failure);
-  const m = ctx.router.log.emit('PKI', 3, mnemonic, text);
+function reportCertificate(ctx: Ctx, f: TransferFailure): void {
   const s = ctx.session;
-  if (!(s.interactive && (s.terminal.monitor || s.lineName === 'console'))) ctx.write(`${m.line}\n`);
+  if (f.syslogLine && !(s.interactive && (s.terminal.monitor || s.lineName === 'console'))) ctx.write(`${f.syslogLine}\n`);
 }
 
-function endpoint(ctx: Ctx, scheme: NetScheme, url: NetUrl, address: string, path: string, signal: AbortSignal, host: string): TransferEndpoint {
-  const cfg = copyConfig(ctx.router);
-  const ep: TransferEndpoint = {
-    host: address,
-    port: ctx.router.env.servicePort(address, scheme),
-    path,
-    signal,
-    timeoutSec: tuning(ctx.router).timeoutSec,
-  };
-  if (scheme === 'ftp') Object.assign(ep, ftpCredentials(ctx, url), { passive: cfg.ftpPassive, connectTimeoutSec: tcpSynwaitSec(ctx.router) });
-  else if (scheme === 'tftp' && cfg.tftpBlocksize !== undefined) ep.blksize = cfg.tftpBlocksize;
-  else if (scheme === 'http' || scheme === 'https') {
-    ep.connectTimeoutSec = tcpSynwaitSec(ctx.router);
-    const user = url.user ?? cfg.httpUsername;
-    if (user !== undefined) Object.assign(ep, { username: user, password: url.password ?? cfg.httpPassword ?? '' });
-    // The router's own trustpoints and clock: never the host's CA store or time.
-    const r = ctx.router;
-    if (scheme === 'https') ep.tls = { anchors: trustAnchors(r), now: () => r.clock.now(), servername: host };
-  }
-  return ep;
-}
-
-/** Stops a download that was accepted but will not be read (no space, Ctrl-C). */
-function dropDownload(dl: Download, ac: AbortController): void {
-  ac.abort();
-  const it = dl.body[Symbol.asyncIterator]();
-  void it.return?.(undefined)?.catch(() => undefined);
+/** A service failure as this command's error, after any certificate line. */
+function asCopyError(ctx: Ctx, e: unknown): unknown {
+  if (!(e instanceof TransferFailure)) return e;
+  reportCertificate(ctx, e);
+  return new CopyError(e.line);
 }
 
 /** Applies configuration text as if typed in configuration mode (copy ... running-config). */
@@ -289,70 +166,37 @@ async function download(ctx: Ctx, src: NetUrl, dst: LocalOrRunning): Promise<voi
 
   const out = (t: string) => ctx.write(t);
   out(`Accessing ${url}...\n`);
-  const address = await resolveOrFail(ctx, host, url);
-  const ac = linkedAbort(ctx.signal);
-  const client = r.env.transfer[src.scheme];
-  if (!client) throw new CopyError(`%Error opening ${url} (Protocol not supported)`);
   const t0 = performance.now();
-  let dl: Download;
+  const t = tuning(r);
   // Timeouts and out-of-order blocks show among the marks once the marks have begun.
   let progress: Progress | undefined;
+  let result;
   try {
-    dl = await client.download({ ...endpoint(ctx, src.scheme, src, address, path, ac.signal, host), onEvent: (e) => progress?.event(e) });
+    const address = await resolveServer(r, host, url, out, ctx.signal);
+    const nvramLimit = r.fs.get('nvram')?.totalBytes ?? 1 << 20;
+    result = await transferDownload(r, {
+      url: { ...src, host, path },
+      display: url,
+      address,
+      target: target ?? { memory: true, limit: nvramLimit },
+      user: ctx.session.user,
+      signal: ctx.signal,
+      onEvent: (e) => progress?.event(e),
+      onStart: () => {
+        progress = new Progress(out, t.bytesPerMark, t.marksPerLine);
+        progress.prefix(`Loading ${path} from ${address} (via ${viaInterface(r)}): `);
+      },
+      onBytes: (n) => progress?.update(n),
+    });
   } catch (e) {
-    if (e instanceof CertificateError) reportCertificate(ctx, e);
-    throw transferFailure(e, url, src.scheme, 'open');
+    if (e instanceof TransferFailure && e.transferError?.code === 'timeout') progress?.timedOut();
+    progress?.endLine();
+    throw asCopyError(ctx, e);
   }
-
-  // With the size announced (FTP SIZE, TFTP tsize) the space is reserved before any data
-  // is taken: a file that cannot fit is refused with nothing transferred.
-  let writer: FlashWriter | undefined;
-  const held: Buffer[] = [];
-  const configLimit = r.fs.get('nvram')?.totalBytes ?? 1 << 20;
-  if (target) {
-    try {
-      writer = target.fs.createWriter(target.path, dl.size ?? 0);
-    } catch (e) {
-      dropDownload(dl, ac);
-      if (e instanceof StorageError) {
-        const noSpace = e.reason === target.fs.noSpaceReason;
-        throw new CopyError(noSpace ? `%Error copying ${url} (${e.reason})` : `%Error opening ${fullName(target)} (${e.reason})`);
-      }
-      throw e;
-    }
-  } else if (dl.size !== undefined && dl.size > configLimit) {
-    dropDownload(dl, ac);
-    throw new CopyError(`%Error copying ${url} (Not enough space on device)`);
-  }
-
-  const t = tuning(r);
-  progress = new Progress(out, t.bytesPerMark, t.marksPerLine);
-  progress.prefix(`Loading ${path} from ${address} (via ${viaInterface(r)}): `);
-  let n = 0;
-  try {
-    for await (const chunk of dl.body) {
-      if (writer) await writer.write(chunk);
-      else {
-        if (n + chunk.length > configLimit) throw new StorageError('Not enough space on device');
-        held.push(chunk);
-      }
-      n += chunk.length;
-      progress.update(n);
-    }
-    // A client that ends its body quietly after an abort must not produce a file.
-    if (ctx.signal.aborted) throw new TransferError('aborted', 'read');
-    progress.finish(n);
-    await writer?.commit();
-  } catch (e) {
-    ac.abort();
-    await writer?.abort();
-    if (e instanceof TransferError && e.code === 'timeout') progress.timedOut();
-    progress.endLine();
-    throw transferFailure(e, url, src.scheme, 'read');
-  }
-  progress.endLine();
-  out(`[OK - ${n} bytes]\n\n${copiedLine(n, (performance.now() - t0) / 1000)}\n`);
-  if (!target) await applyConfig(ctx, Buffer.concat(held).toString('utf8'), url);
+  progress?.finish(result.bytes);
+  progress?.endLine();
+  out(`[OK - ${result.bytes} bytes]\n\n${copiedLine(result.bytes, (performance.now() - t0) / 1000)}\n`);
+  if (!target) await applyConfig(ctx, result.data!.toString('utf8'), url);
 }
 
 // ------------------------------------------------------------------ upload (router -> server)
@@ -430,32 +274,32 @@ async function upload(ctx: Ctx, src: LocalOrRunning, dst: NetUrl): Promise<void>
     const go = await ctx.confirm({ kind: 'yesno', text: `Copy '${source.name}' from Flash to server\n as '${path}'?`, fileOp: true, colon: false });
     if (!go) return;
   }
-  const address = await resolveOrFail(ctx, host, url);
-  const ac = linkedAbort(ctx.signal);
   const t = tuning(r);
   const progress = new Progress(out, t.bytesPerMark, t.marksPerLine);
-  // FTP uploads name the file before the marks (`Writing R1.cfg !`, §4.2); TFTP shows marks only.
-  if (dst.scheme === 'ftp' && !seedDialog) progress.prefix(`Writing ${path} `);
   let n = 0;
-  const body = (async function* () {
-    for await (const c of source.open()) {
-      n += c.length;
-      progress.update(n);
-      yield c;
-    }
-  })();
   const t0 = performance.now();
   try {
-    // Once the server confirmed the file it is there: a Ctrl-C arriving after that changes nothing.
-    const client = r.env.transfer[dst.scheme];
-    if (!client) throw new CopyError(`%Error opening ${url} (Protocol not supported)`);
-    await client.upload({ ...endpoint(ctx, dst.scheme, dst, address, path, ac.signal, host), onEvent: (e) => progress.event(e) }, body, source.size);
+    const address = await resolveServer(r, host, url, out, ctx.signal);
+    // FTP uploads name the file before the marks (`Writing R1.cfg !`, §4.2); TFTP shows marks only.
+    if (dst.scheme === 'ftp' && !seedDialog) progress.prefix(`Writing ${path} `);
+    await transferUpload(r, {
+      url: { ...dst, host, path },
+      display: url,
+      address,
+      size: source.size,
+      body: source.open(),
+      user: ctx.session.user,
+      signal: ctx.signal,
+      onBytes: (bytes) => {
+        n = bytes;
+        progress.update(bytes);
+      },
+      onEvent: (e) => progress.event(e),
+    });
   } catch (e) {
-    if (e instanceof TransferError && e.code === 'timeout' && n > 0) progress.timedOut();
+    if (e instanceof TransferFailure && e.transferError?.code === 'timeout' && n > 0) progress.timedOut();
     progress.endLine();
-    ac.abort();
-    if (e instanceof CopyError) throw e;
-    throw transferFailure(e, url, dst.scheme, n > 0 ? 'write' : 'open');
+    throw asCopyError(ctx, e);
   }
   progress.finish(source.size);
   progress.endLine();

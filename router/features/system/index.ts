@@ -29,12 +29,17 @@ export async function configModified(r: Router): Promise<boolean> {
 /** write memory: `Building configuration...` / `[OK]`. */
 export async function saveConfig(ctx: Ctx): Promise<void> {
   ctx.print('Building configuration...');
-  const nvram = ctx.router.fs.get('nvram');
-  if (!nvram) throw new CliError('%Error opening nvram:startup-config (No device available)');
-  const text = ctx.router.configText();
-  await nvram.writeText('startup-config', text);
-  ctx.router.savedConfig = text;
+  await saveStartupConfig(ctx.router);
   ctx.print('[OK]');
+}
+
+/** The running configuration to nvram:startup-config, with no output (also the AUM's save). */
+export async function saveStartupConfig(r: Router): Promise<void> {
+  const nvram = r.fs.get('nvram');
+  if (!nvram) throw new CliError('%Error opening nvram:startup-config (No device available)');
+  const text = r.configText();
+  await nvram.writeText('startup-config', text);
+  r.savedConfig = text;
 }
 
 function versionLine(r: Router): string {
