@@ -384,7 +384,7 @@ class ServerSession {
 
   abort(): void {
     if (!this.finished) this.end('aborted', 0, 'server stopped', false);
-    this.close();
+    void this.close();
   }
 
   private async setup(): Promise<void> {
@@ -602,51 +602,58 @@ class ServerSession {
     this.finished = true;
     this.sender?.cancel();
     if (!dally) this.receiver?.cancel();
-    this.server.record({
+    const entry = {
       time: new Date(this.started),
       request: this.req.op,
       peer: this.key,
       file: this.req.filename,
-      direction: this.req.op === 'RRQ' ? 'read' : 'write',
+      direction: this.req.op === 'RRQ' ? ('read' as const) : ('write' as const),
       mode: this.req.mode,
       options: this.negotiated,
       bytes,
       outcome,
       durationMs: Date.now() - this.started,
       ...(message !== undefined ? { message } : {}),
-    });
+    };
     if (dally) {
+      this.server.record(entry);
       // Keep the TID a little so a resent last block (our final ACK lost) is ACKed again.
-      this.dallyTimer = setTimeout(() => this.close(), Math.min(5000, 2 * this.server.settings.timeoutSec * 1000));
+      this.dallyTimer = setTimeout(() => void this.close(), Math.min(5000, 2 * this.server.settings.timeoutSec * 1000));
       this.dallyTimer.unref();
     } else {
-      this.close();
+      // Logged once the partial file is gone: whoever reads a failed outcome in the log
+      // (a scenario, a test, the lab log) never still finds the temporary beside it.
+      void this.close().then(() => this.server.record(entry));
     }
   }
 
-  private close(): void {
-    if (this.closed) return;
+  private close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     if (this.dallyTimer) clearTimeout(this.dallyTimer);
     this.receiver?.cancel();
     this.sender?.cancel();
     this.ch.close();
-    this.cleanup();
+    const cleaned = this.cleanup();
     this.server.forget(this.key, this);
+    return cleaned;
   }
 
-  private cleanup(): void {
+  /** Closes the file and removes an uncommitted upload; resolves once both are done. */
+  private cleanup(): Promise<void> {
+    let done = Promise.resolve();
     if (this.fd !== null) {
       const fd = this.fd;
       this.fd = null;
-      fs.close(fd, () => {});
+      done = new Promise<void>((res) => fs.close(fd, () => res()));
     }
     if (this.temp && !this.committed) {
       const t = this.temp;
       this.temp = null;
       // A failed upload leaves nothing behind.
-      fs.unlink(t, () => {});
+      done = done.then(() => new Promise<void>((res) => fs.unlink(t, () => res())));
     }
+    return done;
   }
 }
 
