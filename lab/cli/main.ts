@@ -3,7 +3,7 @@
  * the control API; every other lab command talks to that API.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
@@ -483,6 +483,25 @@ async function run(paths: string[], options: Record<string, unknown>, cmd: Comma
   if (typeof code === 'number') process.exitCode = code;
 }
 
+async function compose(topologyArg: string | undefined, o: { output?: string; subnet?: string; image?: string }): Promise<void> {
+  const { DEFAULT_TOPOLOGY, loadTopology } = await import('../topology/load.ts');
+  const { composeFile } = await import('../runtime/container/compose.ts');
+  const topo = loadTopology(resolve(topologyArg ?? DEFAULT_TOPOLOGY));
+  const target = o.output && o.output !== '-' ? resolve(o.output) : undefined;
+  let text: string;
+  try {
+    text = composeFile(topo, { outDir: target ? dirname(target) : process.cwd(), subnet: o.subnet, image: o.image });
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+  if (!target) return void process.stdout.write(text);
+  // Written beside and renamed: an interrupted write never leaves half a compose file.
+  const tmp = `${target}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, target);
+  out(`wrote ${target}: ${topo.nodes.length} services (${topo.nodes.map((n) => n.name).join(', ')})`);
+}
+
 // ---- program ------------------------------------------------------------------------------
 
 /** Platform ids for help texts: the profile files' names, read without loading the profiles. */
@@ -587,6 +606,14 @@ export function program(): Command {
     .option('--json', 'Mailpit API JSON')
     .option('--lab <name>', 'which lab, when several run')
     .action(mail);
+
+  p.command('compose')
+    .description('write a compose file with one service per node (container runtime layout); - or no --output: stdout')
+    .argument('[topology]', 'topology file (default: the bundled default lab)')
+    .option('-o, --output <file>', 'where to write it (e.g. docker-compose.yml)')
+    .option('--subnet <cidr>', "the lab network's subnet on the container engine (default 10.214.0.0 with the topology's prefix)")
+    .option('--image <name>', 'the flashlab image', 'localhost/flashlab:latest')
+    .action(compose);
 
   p.command('schema').description('print a JSON Schema: topology (default) or scenario').argument('[which]').action(schema);
 

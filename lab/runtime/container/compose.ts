@@ -1,0 +1,74 @@
+/**
+ * `flashlab compose [topology]`: the lab's container layout as a compose file, one service
+ * per node. The repository's docker-compose.yml is this output for the default lab (a test
+ * compares them), so it never drifts from what `up --runtime container` makes.
+ */
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Document, isScalar, isSeq, visit } from 'yaml';
+import { kindAdapter } from '../../kinds/registry.ts';
+import type { Topology } from '../../topology/schema.ts';
+import { HEALTH, agentCommand, agentHealthcheck } from './agent.ts';
+import { IMAGE_REPO, labLayout, nodeLabels, type LayoutOptions } from './layout.ts';
+
+/** The repository root (what the Containerfile copies into the image at IMAGE_REPO). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/** Where a topology from outside the repository is mounted in each container. */
+const MOUNTED_TOPOLOGY = '/etc/flashlab/topology.yml';
+
+export interface ComposeOptions extends LayoutOptions {
+  /** The folder the compose file will be written to (relative paths in it start there). */
+  outDir: string;
+}
+
+const seconds = (ms: number) => `${ms / 1000}s`;
+/** Relative paths in a compose file start with `./` (bare names would be volume names). */
+const dotted = (p: string) => (p.startsWith('.') ? p : `./${p}`);
+
+export function composeFile(t: Topology, o: ComposeOptions): string {
+  if (!t.file) throw new Error('compose needs a topology file (its path goes into the compose file)');
+  const l = labLayout(t, o);
+  const inRepo = !relative(REPO_ROOT, t.file).startsWith('..') && !isAbsolute(relative(REPO_ROOT, t.file));
+  const topology = inRepo ? `${IMAGE_REPO}/${relative(REPO_ROOT, t.file).split('\\').join('/')}` : MOUNTED_TOPOLOGY;
+  const context = dotted(relative(o.outDir, REPO_ROOT) || '.');
+  const servers = l.nodes.filter((n) => kindAdapter(n.kind).order === 'server');
+
+  const services: Record<string, unknown> = {};
+  for (const n of l.nodes) {
+    const isRouter = kindAdapter(n.kind).order === 'router';
+    services[n.node] = {
+      // Every service names the same image and build: whichever compose builds first, the rest reuse.
+      image: l.image,
+      build: { context, dockerfile: 'Containerfile' },
+      container_name: n.container,
+      hostname: n.node,
+      command: agentCommand(l, n, { topology }),
+      labels: nodeLabels(l, n),
+      networks: { lab: { ipv4_address: n.address } },
+      volumes: [`state:${l.volume.mountPoint}`, ...(inRepo ? [] : [`${dotted(relative(o.outDir, t.file))}:${MOUNTED_TOPOLOGY}:ro`])],
+      healthcheck: { test: ['CMD', ...agentHealthcheck(l, n)], interval: seconds(HEALTH.intervalMs), timeout: seconds(HEALTH.timeoutMs), retries: HEALTH.retries },
+      // Servers first, then routers (as every runtime starts them): a router boots against running servers.
+      ...(isRouter && servers.length ? { depends_on: Object.fromEntries(servers.map((s) => [s.node, { condition: 'service_healthy' }])) } : {}),
+    };
+  }
+  const doc = {
+    services,
+    networks: { lab: { name: l.network.name, labels: l.labels, ipam: { config: [{ subnet: l.network.subnet }] } } },
+    volumes: { state: { name: l.volume.name, labels: l.labels } },
+  };
+  const source = inRepo ? relative(REPO_ROOT, t.file) : t.file;
+  const head = [
+    `# Lab "${t.name}" with one container per node, written by \`flashlab compose ${source}\`: regenerate, do not edit.`,
+    `# Nodes keep their host offsets on the lab network ${l.network.subnet} (topology: ${t.subnet}); the lab's`,
+    `# state (content store, flash, keys) is the shared volume ${l.volume.name}. The image is the repository's`,
+    '# Containerfile: run `npm ci` first, the build copies the installed node_modules.',
+    '#',
+    '#   docker compose up -d --build        (or docker-compose, or podman-compose)',
+    '#   docker compose down -v              (containers, network and volume)',
+    '',
+  ].join('\n');
+  const yaml = new Document(doc, { aliasDuplicateObjects: false });
+  // Argument lists on one line each ([node, bin/flashlab.mjs, …]), as people write them.
+  visit(yaml, { Seq: (_, seq) => void (isSeq(seq) && seq.items.every((i) => isScalar(i)) && seq.items.length > 1 && (seq.flow = true)) });
+  return head + yaml.toString({ lineWidth: 0 });
+}
