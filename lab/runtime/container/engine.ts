@@ -7,6 +7,7 @@
  * Everything made here carries the `flashlab.lab` label and a `flashlab-<lab>` name prefix:
  * `down` removes exactly what a lab made, found by label, never by a guess.
  */
+import { readdirSync } from 'node:fs';
 import Dockerode from 'dockerode';
 
 /** Label every container, network and volume of a lab carries (value: the lab's name). */
@@ -129,14 +130,45 @@ export class ContainerEngine {
     }
   }
 
+  /**
+   * Builds `tag` from a folder with a Containerfile (the folder's .dockerignore applies).
+   * Resolves when the engine reports the image built; a failed step is the engine's message.
+   */
+  async buildImage(context: string, containerfile: string, tag: string, progress?: (line: string) => void): Promise<void> {
+    const entries = readdirSync(context);
+    await this.call(`build ${tag}`, async () => {
+      const stream = await this.docker.buildImage({ context, src: entries }, { t: tag, dockerfile: containerfile });
+      await new Promise<void>((done, fail) => {
+        this.docker.modem.followProgress(
+          stream,
+          (err: Error | null, out: { error?: string; errorDetail?: { message?: string } }[]) => {
+            const failed = err?.message ?? out.find((o) => o.error)?.error;
+            return failed ? fail(new EngineError(`container engine: build ${tag}: ${failed.trim()}`)) : done();
+          },
+          (e: { stream?: string }) => e.stream?.trim() && progress?.(e.stream.trim()),
+        );
+      });
+    });
+  }
+
   async createNetwork(s: NetworkSpec): Promise<void> {
     await this.call(`create network ${s.name} (${s.subnet})`, () =>
       this.docker.createNetwork({ Name: s.name, Driver: 'bridge', CheckDuplicate: true, Labels: s.labels, IPAM: { Driver: 'default', Config: [{ Subnet: s.subnet }] } }),
     );
   }
 
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
-    await this.call(`create volume ${name}`, () => this.docker.createVolume({ Name: name, Labels: labels }));
+  /** A named volume; `bindTo` makes it a host folder (the local driver's bind option). */
+  async createVolume(name: string, labels: Record<string, string>, o: { bindTo?: string } = {}): Promise<void> {
+    const DriverOpts = o.bindTo ? { type: 'none', o: 'bind', device: o.bindTo } : undefined;
+    await this.call(`create volume ${name}`, () => this.docker.createVolume({ Name: name, Labels: labels, ...(DriverOpts ? { Driver: 'local', DriverOpts } : {}) }));
+  }
+
+  /** Every subnet the engine's networks use (any label): a new lab network must not overlap one. */
+  async networkSubnets(): Promise<string[]> {
+    return this.call('list networks', async () => {
+      const nets = await this.docker.listNetworks();
+      return nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')).filter((s) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(s));
+    });
   }
 
   async createContainer(s: ContainerSpec): Promise<void> {
