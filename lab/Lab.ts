@@ -11,19 +11,22 @@
  *   lab.topology                  the resolved Topology (nodes with addresses)
  *   lab.clock                     the lab's LabClock (advance(ms), set(date), now())
  *   lab.stateDir                  where flash, server roots and the host key live
+ *   lab.runtime                   which runtime runs the nodes (embedded, netns, container)
  *   lab.inspect(): NodeInfo[]     name, kind, state, address, ports by service
- *   lab.router(name): Router      the virtual router (throws for other kinds)
- *   lab.server(name)              the FtpServer / TftpServer / DnsServer (logs, faults)
+ *   lab.handle(name): NodeHandle  a node through the node protocol (every runtime)
  *   lab.exec(node, lines)         runs CLI lines on a router; resolves to its output
- *   lab.setFaults(node, faults)   replaces a server's faults (camelCase or kebab-case keys)
- *   lab.logs(node)                a server's log entries; a router's console and logging buffer
+ *   await lab.setFaults(node, f)  replaces a server's faults (camelCase or kebab-case keys)
+ *   await lab.logs(node)          a server's log entries; a router's console and logging buffer
  *   lab.login(node)               the router's SSH login from the topology
  *   lab.servicePort(addr, svc)    the port a service really listens on
+ *   await lab.clockSettled()      every node follows the lab clock's last move
  *   await lab.stop()              stops every node; the state folder stays for the next start
+ *
+ * Embedded runtime only (tests that look inside a node): lab.router(name) is the virtual
+ * router, lab.server(name) the FtpServer / TftpServer / DnsServer object.
  */
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { TranscriptResult } from '../router/access/Transcript.ts';
 import type { Router } from '../router/Router.ts';
 import type { DnsServer } from '../servers/dns/DnsServer.ts';
 import type { FtpServer } from '../servers/ftp/FtpServer.ts';
@@ -32,9 +35,10 @@ import { LabClock } from './clock/LabClock.ts';
 import { labStateDir } from './home.ts';
 import { pidAlive } from './control/client.ts';
 import { ServerNode } from './kinds/ServerNode.ts';
-import { RouterNode } from './kinds/router.ts';
+import { RouterNode, type RouterSpec } from './kinds/router.ts';
 import { EmbeddedRuntime } from './runtime/embedded.ts';
-import type { LabNode, NodeInfo } from './runtime/types.ts';
+import { createRuntime } from './runtime/index.ts';
+import type { LabNode, LabRuntime, NodeHandle, NodeInfo, RuntimeName, TranscriptReply } from './runtime/types.ts';
 import { loadTopology, resolveTopology } from './topology/load.ts';
 import type { Topology } from './topology/schema.ts';
 
@@ -50,6 +54,10 @@ export interface LabStartOptions {
   /** Wipe the state folder first (fresh flash, fresh server roots). */
   reset?: boolean;
   healthTimeoutMs?: number;
+  /** Which runtime runs the nodes (default embedded: every node in this process). */
+  runtime?: RuntimeName;
+  /** netns: the subnet of the nodes' namespaces (the topology's addresses move into it). */
+  runtimeSubnet?: string;
   log?: (line: string) => void;
 }
 
@@ -97,9 +105,14 @@ export class Lab {
     readonly topology: Topology,
     readonly clock: LabClock,
     readonly stateDir: string,
-    private readonly runtime: EmbeddedRuntime,
+    private readonly nodes: LabRuntime,
     private readonly events: LabEvents,
   ) {}
+
+  /** Which runtime runs this lab's nodes. */
+  get runtime(): RuntimeName {
+    return this.nodes.name;
+  }
 
   static async start(topology: string | Topology | Record<string, unknown>, opts: LabStartOptions = {}): Promise<Lab> {
     const topo = toTopology(topology);
@@ -112,16 +125,19 @@ export class Lab {
     const c = { ...topo.clock, ...opts.clock };
     const clock = new LabClock({ start: c.start, frozen: c.frozen });
     const events = new LabEvents(opts.log);
-    const runtime = new EmbeddedRuntime(topo, {
-      stateDir,
-      clock,
-      wellKnownPorts: opts.wellKnownPorts,
-      healthTimeoutMs: opts.healthTimeoutMs,
-      log: (line) => events.add(line),
-    });
+    let runtime: LabRuntime | undefined;
     try {
+      runtime = await createRuntime(opts.runtime ?? 'embedded', topo, {
+        stateDir,
+        clock,
+        wellKnownPorts: opts.wellKnownPorts,
+        healthTimeoutMs: opts.healthTimeoutMs,
+        subnet: opts.runtimeSubnet,
+        log: (line) => events.add(line),
+      });
       await runtime.start();
     } catch (e) {
+      await runtime?.stop().catch(() => undefined);
       clock.dispose();
       unlock(stateDir);
       throw e;
@@ -143,17 +159,25 @@ export class Lab {
    * contents, a well-known port another process holds), one line each; `up` prints them.
    */
   get warnings(): readonly string[] {
-    return this.runtime.warnings;
+    return this.nodes.warnings;
   }
 
   inspect(): NodeInfo[] {
-    return this.runtime.inspect();
+    return this.nodes.handles().map((h) => h.info());
   }
 
-  node(name: string): LabNode {
-    const n = this.runtime.nodes.get(name);
-    if (!n) throw new Error(`no node "${name}" in lab ${this.name}; nodes: ${[...this.runtime.nodes.keys()].join(', ')}`);
-    return n;
+  /** A node of any runtime, through the node protocol's calls. */
+  handle(name: string): NodeHandle {
+    const h = this.nodes.handle(name);
+    if (!h) throw new Error(`no node "${name}" in lab ${this.name}; nodes: ${this.nodes.handles().map((n) => n.name).join(', ')}`);
+    return h;
+  }
+
+  /** The node object itself: embedded runtime only (tests looking inside a router or server). */
+  private node(name: string): LabNode {
+    this.handle(name);
+    if (!(this.nodes instanceof EmbeddedRuntime)) throw new Error(`node "${name}" runs in the ${this.runtime} runtime: no in-process object; use lab.handle("${name}")`);
+    return this.nodes.nodes.get(name)!;
   }
 
   router(name: string): Router {
@@ -169,55 +193,46 @@ export class Lab {
     return n.server as FtpServer | TftpServer | DnsServer;
   }
 
-  /** The folder a file server (ftp, tftp) serves: its files as the server's disk holds them. */
-  serverRoot(name: string): string {
-    const n = this.node(name);
-    if (!(n instanceof ServerNode) || !n.root) throw new Error(`node "${name}" is a ${n.kind} node, not a file server`);
-    return n.root;
-  }
-
   async exec(node: string, lines: string | string[]): Promise<string> {
-    const n = this.node(node);
-    if (!n.exec) throw new Error(`node "${node}" is a ${n.kind} node: exec runs on routers`);
-    return n.exec(typeof lines === 'string' ? [lines] : lines);
+    return this.handle(node).exec(typeof lines === 'string' ? [lines] : lines);
   }
 
-  setFaults(node: string, faults: Record<string, unknown>): void {
-    const n = this.node(node);
-    if (!n.setFaults) throw new Error(`node "${node}" is a ${n.kind} node: it has no faults`);
-    n.setFaults(faults);
+  setFaults(node: string, faults: Record<string, unknown>): Promise<void> {
+    return this.handle(node).setFaults(faults);
   }
 
-  logs(node: string): unknown[] {
-    const n = this.node(node);
-    if (!n.logs) throw new Error(`node "${node}" is a ${n.kind} node: it keeps no log`);
-    return n.logs();
+  logs(node: string): Promise<unknown[]> {
+    return this.handle(node).logs();
   }
 
   /** A terminal transcript of `lines` on a router, logged in as a topology user (`flashlab exec`). */
-  transcript(node: string, lines: string[], o: { user?: string; answers?: string[]; yes?: boolean } = {}): Promise<TranscriptResult> {
-    const n = this.node(node);
-    if (!(n instanceof RouterNode)) throw new Error(`node "${node}" is a ${n.kind} node, not a router`);
-    return n.transcript(lines, o);
+  transcript(node: string, lines: string[], o: { user?: string; answers?: string[]; yes?: boolean } = {}): Promise<TranscriptReply> {
+    return this.handle(node).transcript(lines, o);
+  }
+
+  /** Resolves once every node follows the lab clock's latest move. */
+  clockSettled(): Promise<void> {
+    return this.nodes.clockSettled();
   }
 
   /** The SSH login the topology gives a router (the first user; lab default admin/admin). */
   login(node: string): { user: string; password: string } {
-    const n = this.node(node);
-    if (!(n instanceof RouterNode)) throw new Error(`node "${node}" is a ${n.kind} node, not a router`);
-    const u = n.spec.users?.[0];
+    const spec = this.topology.nodes.find((n) => n.name === node);
+    if (!spec) this.handle(node);
+    if (spec!.kind !== 'router') throw new Error(`node "${node}" is a ${spec!.kind} node, not a router`);
+    const u = (spec as RouterSpec).users?.[0];
     return u ? { user: u.name, password: u.password } : { user: 'admin', password: 'admin' };
   }
 
   servicePort(address: string, service: string): number {
-    return this.runtime.servicePort(address, service);
+    return this.nodes.servicePort(address, service);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     try {
-      await this.runtime.stop();
+      await this.nodes.stop();
     } finally {
       this.clock.dispose();
       unlock(this.stateDir);

@@ -16,6 +16,8 @@ import type { Lab } from '../Lab.ts';
 import type { NodeInfo } from '../runtime/types.ts';
 import type { Topology } from '../topology/schema.ts';
 import { flashlabVersion } from '../version.ts';
+import { runtimeName } from '../runtime/index.ts';
+import { hasNetnsRecord } from '../runtime/netnsRecord.ts';
 // The lab, the router, the doctor and the topology loader are imported where a command needs
 // them: `flashlab exec` talks to a running lab and should start in a fraction of a second.
 
@@ -43,13 +45,13 @@ function portsText(p: Record<string, number>): string {
 }
 
 /** A table in containerlab's style. */
-export function nodeTable(lab: string, nodes: NodeInfo[]): string {
+export function nodeTable(lab: string, nodes: NodeInfo[], runtime?: string): string {
   const head = ['#', 'Name', 'Kind', 'Platform', 'State', 'Address', 'Ports'];
   const rows = nodes.map((n, i) => [String(i + 1), n.name, n.kind, n.detail?.platform ?? '', n.state, n.address, portsText(n.ports)]);
   const width = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = `+${width.map((w) => '-'.repeat(w + 2)).join('+')}+`;
   const fmt = (r: string[]) => `| ${r.map((x, c) => x.padEnd(width[c]!)).join(' | ')} |`;
-  return [`lab ${lab}`, line, fmt(head), line, ...rows.map(fmt), line].join('\n');
+  return [`lab ${lab}${runtime ? ` (runtime ${runtime})` : ''}`, line, fmt(head), line, ...rows.map(fmt), line].join('\n');
 }
 
 const out = (s: string): void => {
@@ -66,6 +68,8 @@ interface UpOptions {
   highPorts?: boolean;
   state?: string;
   child?: boolean;
+  /** Which runtime runs the nodes (default embedded). */
+  runtime?: string;
 }
 
 function home(cmd: Command): string {
@@ -79,8 +83,19 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
   const { Lab } = await import('../Lab.ts');
   const { startControlServer } = await import('../control/server.ts');
   try {
-    const topology = o.subnet ? await relocatedTopology(topoPath, o.subnet) : topoPath;
-    lab = await Lab.start(topology, { home: homeDir, stateDir: o.state, reset: o.reset, wellKnownPorts: !o.highPorts, log });
+    const runtime = runtimeName(o.runtime);
+    // netns: --subnet is the namespaces' subnet; the topology keeps its own addresses' offsets.
+    const namespaced = runtime !== 'embedded';
+    const topology = o.subnet && !namespaced ? await relocatedTopology(topoPath, o.subnet) : topoPath;
+    lab = await Lab.start(topology, {
+      home: homeDir,
+      stateDir: o.state,
+      reset: o.reset,
+      wellKnownPorts: !o.highPorts,
+      runtime,
+      runtimeSubnet: namespaced ? o.subnet : undefined,
+      log,
+    });
   } catch (e) {
     if (child) process.send!({ type: 'error', message: (e as Error).message });
     throw e;
@@ -97,10 +112,10 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
   if (child) {
-    process.send!({ type: 'ready', lab: lab.name, nodes: lab.inspect(), stateDir: lab.stateDir, warnings: lab.warnings });
+    process.send!({ type: 'ready', lab: lab.name, runtime: lab.runtime, nodes: lab.inspect(), stateDir: lab.stateDir, warnings: lab.warnings });
     process.disconnect?.();
   } else {
-    out(nodeTable(lab.name, lab.inspect()));
+    out(nodeTable(lab.name, lab.inspect(), lab.runtime));
     printWarnings(lab.warnings);
     out(`ready: lab ${lab.name} (state ${lab.stateDir}); Ctrl-C or "flashlab down" stops it`);
   }
@@ -137,7 +152,13 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   const { DEFAULT_TOPOLOGY, loadTopology } = await import('../topology/load.ts');
   const topoPath = resolve(topologyArg ?? DEFAULT_TOPOLOGY);
   const topo = loadTopology(topoPath); // fails here, in the user's terminal, on a bad file
-  if (o.subnet) await relocatedTopology(topoPath, o.subnet);
+  let runtime: string;
+  try {
+    runtime = runtimeName(o.runtime);
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+  if (o.subnet && runtime === 'embedded') await relocatedTopology(topoPath, o.subnet);
   const stateDir = labStateDir(topo.name, { home: homeDir, stateDir: o.state });
   const status = labStatus(stateDir);
   if (status.state === 'running') throw new CliError(`lab ${topo.name} is already running (pid ${status.info.pid}); "flashlab down" first`);
@@ -153,13 +174,14 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   if (o.reset) args.push('--reset');
   if (o.highPorts) args.push('--high-ports');
   if (o.subnet) args.push('--subnet', o.subnet);
+  args.push('--runtime', runtime);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: process.env });
   closeSync(fd);
   // Progress while the nodes start: the count now, a dot a second on a terminal, the time at the end.
   const t0 = Date.now();
   process.stdout.write(`starting lab ${topo.name}: ${topo.nodes.length} nodes (${topo.nodes.map((n) => n.name).join(', ')})`);
   const dots = process.stdout.isTTY ? setInterval(() => process.stdout.write('.'), 1000) : undefined;
-  const msg = await new Promise<{ type: string; message?: string; nodes?: NodeInfo[]; lab?: string; warnings?: string[] }>((done, fail) => {
+  const msg = await new Promise<{ type: string; message?: string; nodes?: NodeInfo[]; lab?: string; runtime?: string; warnings?: string[] }>((done, fail) => {
     const t = setTimeout(() => fail(new CliError(`lab did not report ready within ${UP_TIMEOUT_MS / 1000} s; see ${logFile}`)), UP_TIMEOUT_MS);
     child.once('message', (m) => {
       clearTimeout(t);
@@ -176,7 +198,7 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   if (child.connected) child.disconnect();
   child.unref();
   if (msg.type !== 'ready') throw new CliError(msg.message ?? 'lab failed to start');
-  out(nodeTable(msg.lab!, msg.nodes!));
+  out(nodeTable(msg.lab!, msg.nodes!, msg.runtime));
   printWarnings(msg.warnings);
   out(`ready: lab ${msg.lab} (pid ${child.pid}, state ${stateDir})`);
 }
@@ -211,7 +233,8 @@ async function downForce(homeDir: string, name: string | undefined): Promise<voi
     const s = labStatus(stateDir);
     const pid = s.state === 'running' ? s.info.pid : s.state === 'damaged' ? s.pid : lockHolder(stateDir);
     const stale = [CONTROL_FILE, 'lab.lock'].filter((f) => existsSync(join(stateDir, f)));
-    if (pid === undefined && stale.length === 0) continue;
+    const made = hasNetnsRecord(stateDir);
+    if (pid === undefined && stale.length === 0 && !made) continue;
     acted = true;
     if (pid !== undefined) {
       if (!isLabProcess(pid, stateDir)) throw new CliError(`pid ${pid} named in ${stateDir} is not a flashlab lab on that folder; not touching it (remove ${stale.join(' and ')} by hand if the lab is gone)`);
@@ -220,6 +243,11 @@ async function downForce(homeDir: string, name: string | undefined): Promise<voi
     }
     for (const f of stale) rmSync(join(stateDir, f), { force: true });
     if (stale.length) out(`lab ${folder}: removed ${stale.join(', ')}`);
+    // What a netns lab made (namespaces, veths, its bridge, agents) outlives a killed lab process.
+    if (made) {
+      const { removeNetnsLeftovers } = await import('../runtime/netns.ts');
+      for (const line of await removeNetnsLeftovers(stateDir)) out(`lab ${folder}: ${line}`);
+    }
   }
   if (!acted) out(`no lab to stop under ${homeDir}`);
 }
@@ -282,7 +310,7 @@ async function doctor(o: { lab?: string; state?: string; repair?: boolean }, cmd
 async function inspect(o: { lab?: string; json?: boolean }, cmd: Command): Promise<void> {
   const info = findLab(home(cmd), o.lab);
   const nodes = await new ControlClient(info).nodes();
-  out(o.json ? JSON.stringify(nodes, null, 2) : nodeTable(info.lab, nodes));
+  out(o.json ? JSON.stringify(nodes, null, 2) : nodeTable(info.lab, nodes, info.runtime ?? 'embedded'));
 }
 
 /**
@@ -502,6 +530,13 @@ async function compose(topologyArg: string | undefined, o: { output?: string; su
   out(`wrote ${target}: ${topo.nodes.length} services (${topo.nodes.map((n) => n.name).join(', ')})`);
 }
 
+// ---- node agent ---------------------------------------------------------------------------
+
+async function nodeAgent(o: { config: string }): Promise<void> {
+  const { runAgent } = await import('../runtime/agent.ts');
+  await runAgent(resolve(o.config));
+}
+
 // ---- program ------------------------------------------------------------------------------
 
 /** Platform ids for help texts: the profile files' names, read without loading the profiles. */
@@ -530,8 +565,14 @@ export function program(): Command {
     .option('--high-ports', 'skip the well-known ports 21/22/23/53/69 even when they could be bound')
     .option('--subnet <cidr>', 'move every address of the topology into this loopback subnet (e.g. 127.88.0.0/24)')
     .option('--state <dir>', 'state folder (default <home>/<lab name>)')
+    .addOption(new Option('--runtime <runtime>', 'what runs the nodes: embedded (this process, loopback), netns (a process and a network namespace per node; root), container').choices(['embedded', 'netns', 'container']).default('embedded'))
     .addOption(new Option('--child').hideHelp())
     .action(up);
+
+  p.command('node')
+    .description('the node agent: runs one router or server of a lab and serves the node protocol (started by the netns and container runtimes)')
+    .requiredOption('--config <file>', "the node's configuration, written by the lab")
+    .action(nodeAgent);
 
   p.command('down')
     .description('stop the running lab')
@@ -648,6 +689,7 @@ export function program(): Command {
     .option('--subnet <cidr>', 'run every lab in this loopback subnet')
     .option('--state <dir>', 'parent folder of the per-scenario lab state (default: the temp folder)')
     .option('--keep-state', "keep each scenario's lab state after the run")
+    .option('--runtime <runtime>', 'what runs each lab: embedded (default), netns (root), container')
     .option('--check', 'only validate the files')
     .allowUnknownOption()
     .action(run);

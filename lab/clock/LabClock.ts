@@ -9,6 +9,9 @@ export interface Clock {
   at(at: Date, fn: () => void): () => void;
 }
 
+/** How far two processes' readings of one flowing lab clock may differ without a correction. */
+const FOLLOW_SLACK_MS = 100;
+
 interface Timer {
   id: number;
   due: number;
@@ -22,6 +25,7 @@ export class LabClock implements Clock {
   private timers: Timer[] = [];
   private nextId = 1;
   private wake?: NodeJS.Timeout;
+  private readonly moveListeners = new Set<() => void>();
 
   constructor(opts: { start?: Date; frozen?: boolean } = {}) {
     this.offset = opts.start ? opts.start.getTime() - Date.now() : 0;
@@ -41,6 +45,7 @@ export class LabClock implements Clock {
     if (this.frozenAt !== undefined) this.frozenAt = to.getTime();
     else this.offset = to.getTime() - Date.now();
     this.fireDue();
+    this.moved();
   }
 
   /** Moves lab time forward by `ms`, firing every timer that falls due on the way, in order. */
@@ -54,6 +59,36 @@ export class LabClock implements Clock {
     }
     this.setMs(target);
     this.fireDue();
+    this.moved();
+  }
+
+  /** Is real time stopped (lab time moves only when told)? */
+  get frozen(): boolean {
+    return this.frozenAt !== undefined;
+  }
+
+  /**
+   * Calls `fn` after every `set` and `advance`: runtimes whose nodes run in other processes
+   * pass the move on, so those nodes' clocks follow this one.
+   */
+  onMove(fn: () => void): () => void {
+    this.moveListeners.add(fn);
+    return () => this.moveListeners.delete(fn);
+  }
+
+  private moved(): void {
+    for (const fn of this.moveListeners) fn();
+  }
+
+  /**
+   * Follows a lab clock kept in another process: moves to `ms`, firing what falls due on
+   * the way in order (a step back, from two processes reading real time a moment apart,
+   * is ignored unless it is large: then the other clock was set back, and so is this one).
+   */
+  follow(ms: number): void {
+    const delta = ms - this.nowMs();
+    if (delta > 0) this.advance(delta);
+    else if (delta < -FOLLOW_SLACK_MS) this.set(new Date(ms));
   }
 
   private setMs(ms: number): void {

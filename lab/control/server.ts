@@ -30,6 +30,8 @@ export interface ControlInfo {
   token: string;
   stateDir: string;
   topology?: string;
+  /** Which runtime runs the nodes (absent in files written before runtimes had names: embedded). */
+  runtime?: string;
   startedAt: string;
 }
 
@@ -163,7 +165,7 @@ export async function startControlServer(lab: Lab, opts: { onDown: () => void | 
     const m = req.method ?? 'GET';
     const nodeArg = (prefix: string) => pathNode(p.slice(prefix.length));
     if (m === 'GET' && p === '/nodes') return lab.inspect();
-    if (m === 'GET' && p === '/health') return { lab: lab.name, pid: process.pid };
+    if (m === 'GET' && p === '/health') return { lab: lab.name, pid: process.pid, runtime: lab.runtime };
     if (m === 'GET' && p.startsWith('/login/')) return lab.login(nodeArg('/login/'));
     if (m === 'GET' && p.startsWith('/logs/')) return lab.logs(nodeArg('/logs/'));
     if (m === 'GET' && p === '/clock') return { now: lab.clock.now().toISOString() };
@@ -192,13 +194,14 @@ export async function startControlServer(lab: Lab, opts: { onDown: () => void | 
       const b = await body(req);
       onlyKeys(b, ['node', 'faults']);
       const node = nodeName(b.node);
-      lab.setFaults(node, faultSettings(b.faults));
+      await lab.setFaults(node, faultSettings(b.faults));
       return { ok: true };
     }
     if (m === 'POST' && p === '/clock/advance') {
       const b = await body(req);
       onlyKeys(b, ['ms']);
       lab.clock.advance(advanceMs(b.ms, lab.clock.now().getTime()));
+      await lab.clockSettled();
       return { now: lab.clock.now().toISOString() };
     }
     if (m === 'POST' && p === '/down') {
@@ -233,6 +236,7 @@ export async function startControlServer(lab: Lab, opts: { onDown: () => void | 
     token,
     stateDir: lab.stateDir,
     topology: lab.topology.file,
+    runtime: lab.runtime,
     startedAt: new Date().toISOString(),
   };
   writeControlFile(file, info);

@@ -24,8 +24,10 @@ import type { RouterSpec } from '../kinds/router.ts';
 import type { ImageSeed } from '../topology/schema.ts';
 import type { Topology } from '../topology/schema.ts';
 import { ImageFactory } from './images.ts';
+import type { RuntimeOptions } from './index.ts';
 import { ServiceTable } from './services.ts';
-import type { LabNode, NodeInfo } from './types.ts';
+import { LocalNodeHandle } from './local.ts';
+import type { LabNode, LabRuntime, NodeHandle, NodeInfo } from './types.ts';
 
 export interface EmbeddedOptions {
   /** The lab's state folder: content store, node state, host key. */
@@ -55,10 +57,12 @@ function signingKeysOf(t: Topology): string[] {
   return [...keys];
 }
 
-export class EmbeddedRuntime {
+export class EmbeddedRuntime implements LabRuntime {
+  readonly name = 'embedded' as const;
   readonly services = new ServiceTable();
   readonly store: ContentStore;
   readonly nodes = new Map<string, LabNode>();
+  private readonly nodeHandles = new Map<string, LocalNodeHandle>();
   /** Addresses nodes really bind, by node name. */
   private readonly bound = new Map<string, string>();
   private readonly images: ImageFactory;
@@ -127,7 +131,9 @@ export class EmbeddedRuntime {
         log: this.opts.log,
         warn: (line) => this.warn(line),
       };
-      this.nodes.set(spec.name, kindAdapter(spec.kind).create(spec as never, ctx));
+      const node = kindAdapter(spec.kind).create(spec as never, ctx);
+      this.nodes.set(spec.name, node);
+      this.nodeHandles.set(spec.name, new LocalNodeHandle(node));
     }
 
     const all = [...this.nodes.values()];
@@ -214,6 +220,17 @@ export class EmbeddedRuntime {
     return [...this.nodes.values()].map((n) => n.info());
   }
 
+  handles(): NodeHandle[] {
+    return [...this.nodeHandles.values()];
+  }
+
+  handle(name: string): NodeHandle | undefined {
+    return this.nodeHandles.get(name);
+  }
+
+  /** One clock in one process: a move has fired every timer before `advance` returns. */
+  async clockSettled(): Promise<void> {}
+
   /**
    * Each router's own SSH host key, made once and kept under `keys/` (which `up --reset`
    * keeps), so clients' known_hosts stay valid across restarts and resets.
@@ -248,4 +265,8 @@ export function corruptMetadataFiles(nodesDir: string): string[] {
     for (const f of readdirSync(fsDir)) if (/\.json\.corrupt-\d+$/.test(f)) out.push(`${node}/fs/${f}`);
   }
   return out;
+}
+
+export function createEmbeddedRuntime(topology: Topology, opts: RuntimeOptions): EmbeddedRuntime {
+  return new EmbeddedRuntime(topology, opts);
 }

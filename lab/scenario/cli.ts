@@ -12,6 +12,15 @@ import { flashlabVersion } from '../version.ts';
 import { htmlReport, markdownReport, junitXml, type RunDetails } from './report.ts';
 import { formatMs, runScenario, type RunEvent, type ScenarioResult } from './runner.ts';
 import type { Scenario } from './schema.ts';
+import { runtimeName } from '../runtime/index.ts';
+import type { RuntimeName } from '../runtime/types.ts';
+
+/** What the reports say about where the nodes ran. */
+const RUNTIME_DESCRIPTIONS: Record<RuntimeName, string> = {
+  embedded: 'embedded (one process, loopback addresses)',
+  netns: 'netns (one process and one network namespace per node)',
+  container: 'container (one container per node)',
+};
 
 export interface RunCommandOptions {
   /** Folder for junit.xml and report.md (default `reports`). */
@@ -20,8 +29,13 @@ export interface RunCommandOptions {
   topology?: string;
   /** Parent folder of the per-scenario lab state (default: the system temp folder). */
   stateDir?: string;
-  /** Run every lab in this mgmt subnet instead of the topology's (parallel test runs). */
+  /**
+   * Run every lab in this mgmt subnet instead of the topology's (parallel test runs); with
+   * `--runtime netns`, the subnet of the nodes' namespaces.
+   */
   subnet?: string;
+  /** Which runtime runs each lab: embedded (default), netns, container. */
+  runtime?: string;
   /** Keep each scenario's lab state after the run. */
   keepState?: boolean;
   /** Only validate the files. */
@@ -32,7 +46,7 @@ export interface RunCommandOptions {
   color?: boolean;
 }
 
-const USAGE = `usage: flashlab run [--reports <dir>] [--topology <file>] [--subnet <cidr>] [--state <dir>] [--keep-state] [--check] [files or folders...]`;
+const USAGE = `usage: flashlab run [--reports <dir>] [--topology <file>] [--subnet <cidr>] [--runtime embedded|netns|container] [--state <dir>] [--keep-state] [--check] [files or folders...]`;
 
 /**
  * `flashlab run` passes its arguments through unparsed (the command belongs to this module):
@@ -41,7 +55,7 @@ const USAGE = `usage: flashlab run [--reports <dir>] [--topology <file>] [--subn
 export function parseRunArgs(args: string[], base: RunCommandOptions = {}): { paths: string[]; options: RunCommandOptions; error?: string } {
   const options: RunCommandOptions = { ...base };
   const paths: string[] = [];
-  const valued: Record<string, keyof RunCommandOptions> = { '--reports': 'reports', '--topology': 'topology', '--subnet': 'subnet', '--state': 'stateDir' };
+  const valued: Record<string, keyof RunCommandOptions> = { '--reports': 'reports', '--topology': 'topology', '--subnet': 'subnet', '--state': 'stateDir', '--runtime': 'runtime' };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -106,6 +120,15 @@ export async function runCommand(rawPaths: string[], rawOptions: RunCommandOptio
     return 0;
   }
 
+  let runtime: RuntimeName;
+  try {
+    runtime = runtimeName(options.runtime);
+  } catch (e) {
+    err(`${(e as Error).message}\n`);
+    return 2;
+  }
+  // Namespaced nodes keep the topology's addresses at their offsets inside their own subnet.
+  const namespaced = runtime !== 'embedded';
   const started = new Date();
   const results: ScenarioResult[] = [];
   const total = scenarios.length;
@@ -150,7 +173,14 @@ export async function runCommand(rawPaths: string[], rawOptions: RunCommandOptio
 
   for (const s of scenarios) {
     results.push(
-      await runScenario(s, { stateRoot: options.stateDir ? resolve(options.stateDir) : undefined, subnet: options.subnet, keepState: options.keepState, onEvent }),
+      await runScenario(s, {
+        stateRoot: options.stateDir ? resolve(options.stateDir) : undefined,
+        subnet: namespaced ? undefined : options.subnet,
+        runtime,
+        runtimeSubnet: namespaced ? options.subnet : undefined,
+        keepState: options.keepState,
+        onEvent,
+      }),
     );
   }
 
@@ -186,7 +216,7 @@ export async function runCommand(rawPaths: string[], rawOptions: RunCommandOptio
     version: flashlabVersion(),
     topology: relative(process.cwd(), resolve(options.topology ?? DEFAULT_TOPOLOGY)),
     subnet: options.subnet,
-    runtime: 'embedded (one process, loopback addresses)',
+    runtime: RUNTIME_DESCRIPTIONS[runtime],
     ms: elapsed,
   };
   writeFileSync(junit, junitXml(results, details));

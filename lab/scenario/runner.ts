@@ -4,15 +4,13 @@
  * SSH sessions and the lab's own handles (servers, clock, faults), stops at the first
  * failing step, and returns what happened with a transcript of every CLI exchange.
  */
-import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, posix, resolve, sep } from 'node:path';
+import { join, posix } from 'node:path';
 import { parseSize } from '../../router/image/format.ts';
-import type { Router } from '../../router/Router.ts';
-import type { LogMessage } from '../../router/system/Syslog.ts';
 import { Lab } from '../Lab.ts';
+import type { RouterStatus, RuntimeName, ServerFile } from '../runtime/types.ts';
 import { relocate } from '../topology/load.ts';
 import { LabCa } from '../ca/LabCa.ts';
 import type { FtpSpec } from '../kinds/ftp.ts';
@@ -85,6 +83,10 @@ export interface RunOptions {
   /** Keep each lab's state folder after the run (for post-mortems). */
   keepState?: boolean;
   wellKnownPorts?: boolean;
+  /** Which runtime runs each scenario's lab (default embedded). */
+  runtime?: RuntimeName;
+  /** netns: the namespaces' subnet (default 10.213.0.0/24). */
+  runtimeSubnet?: string;
   onEvent?: (e: RunEvent) => void;
 }
 
@@ -141,13 +143,12 @@ export function formatMs(ms: number): string {
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${sec ? `${sec}s` : ''}` || '0s';
 }
 
-async function md5OfFile(path: string): Promise<string> {
-  const h = createHash('md5');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A syslog line as the runner keeps it (`wait for log` reads them in order). */
+interface LogMessage {
+  line: string;
+}
 
 /** What a running scenario holds: the lab, one SSH session per router, variables, cursors. */
 class ScenarioRun {
@@ -155,25 +156,33 @@ class ScenarioRun {
   readonly vars: Map<string, string>;
   /** Every syslog message per router since the lab came up, and how far `wait for log` has read. */
   private readonly logs = new Map<string, { messages: LogMessage[]; cursor: number; off: () => void }>();
-  /** The boot each router was last seen in (a `Date` object per boot), for `wait for reload`. */
-  private readonly seenBoot = new Map<string, Date | undefined>();
+  /** The boot each router was last seen in (its boot time), for `wait for reload`. */
+  private readonly seenBoot = new Map<string, string | undefined>();
   /** Exchanges of the step running now. */
   exchanges: Exchange[] = [];
   notes: string[] = [];
 
-  constructor(
+  private constructor(
     readonly lab: Lab,
     readonly scenario: Scenario,
   ) {
     this.vars = new Map(Object.entries(scenario.vars));
+  }
+
+  /** Follows every router's syslog from now on, and notes the boot each one is in. */
+  static async open(lab: Lab, scenario: Scenario): Promise<ScenarioRun> {
+    const run = new ScenarioRun(lab, scenario);
     for (const n of lab.topology.nodes) {
       if (n.kind !== 'router') continue;
-      const r = lab.router(n.name);
+      const h = lab.handle(n.name);
       const messages: LogMessage[] = [];
-      const off = r.log.onMessage((m) => messages.push(m));
-      this.logs.set(n.name, { messages, cursor: 0, off });
-      this.seenBoot.set(n.name, r.bootedAt);
+      const off = h.subscribe((e) => {
+        if (e.type === 'syslog') messages.push({ line: e.line });
+      });
+      run.logs.set(n.name, { messages, cursor: 0, off });
+      run.seenBoot.set(n.name, (await h.routerStatus()).bootedAt);
     }
+    return run;
   }
 
   async close(): Promise<void> {
@@ -191,12 +200,17 @@ class ScenarioRun {
     return this.lab.inspect().find((n) => n.name === node)?.address ?? this.lab.topology.nodes.find((n) => n.name === node)!.address;
   }
 
-  /** A path under a server's root (its files as the server's disk holds them). */
-  serverPath(server: string, file: string): string {
-    const root = this.lab.serverRoot(server);
-    const p = resolve(root, file.replace(/^\/+/, ''));
-    if (p !== root && !p.startsWith(root + sep)) fail(`"${file}" is outside ${server}'s root`);
-    return p;
+  /** A file under a server's root as the server's disk holds it (size, MD5), asked of the node. */
+  async serverFile(server: string, file: string): Promise<ServerFile> {
+    try {
+      return await this.lab.handle(server).serverFile(file);
+    } catch (e) {
+      return fail((e as Error).message);
+    }
+  }
+
+  routerStatus(node: string): Promise<RouterStatus> {
+    return this.lab.handle(node).routerStatus();
   }
 
   readonly resolveRef: RefResolver = async (ref: TemplateRef) => {
@@ -212,9 +226,9 @@ class ScenarioRun {
       case 'node':
         return ref.field === 'address' ? this.address(ref.node) : `${ref.node}.${this.lab.topology.domain}`;
       case 'file': {
-        const p = this.serverPath(ref.server, ref.path);
-        if (!existsSync(p)) fail(`{{ ${ref.fn} ${ref.server}:${ref.path} }}: no such file on ${ref.server}`);
-        return ref.fn === 'md5' ? md5OfFile(p) : String(statSync(p).size);
+        const f = await this.serverFile(ref.server, ref.path);
+        if (!f.exists) fail(`{{ ${ref.fn} ${ref.server}:${ref.path} }}: no such file on ${ref.server}`);
+        return ref.fn === 'md5' ? f.md5! : String(f.size);
       }
       case 'bad':
         return fail(ref.message);
@@ -231,7 +245,7 @@ class ScenarioRun {
   async cli(node: string): Promise<SshCli> {
     const existing = this.sessions.get(node);
     if (existing?.connected) return existing;
-    const router = this.lab.router(node);
+    const router = await this.routerStatus(node);
     if (router.state !== 'running' && router.state !== 'rommon') {
       fail(`${node} is ${router.state}: nothing answers on its vty lines (add a wait: { node: ${node}, for: reload } step after a reload)`);
     }
@@ -290,18 +304,22 @@ class ScenarioRun {
   }
 
   /** Waits until the router has booted again since it was last seen, in the wanted state. */
-  async waitReload(node: string, want: 'running' | 'rommon', timeoutMs: number): Promise<Router> {
-    const r = this.lab.router(node);
+  async waitReload(node: string, want: 'running' | 'rommon', timeoutMs: number): Promise<RouterStatus> {
     const deadline = Date.now() + timeoutMs;
     const frozen = this.lab.topology.clock?.frozen === true;
+    let r: RouterStatus;
     for (;;) {
+      r = await this.routerStatus(node);
       const rebooted = r.bootedAt !== this.seenBoot.get(node);
       if (rebooted && (r.state === 'running' || r.state === 'rommon')) break;
       if (Date.now() >= deadline) {
         return fail(rebooted ? `${node} is still ${r.state}` : `${node} did not reload within ${formatMs(timeoutMs)} (state ${r.state})`);
       }
       // A frozen lab clock only moves when told: waiting for a boot means letting boot time pass.
-      if (frozen && r.state === 'booting') this.lab.clock.advance(1000);
+      if (frozen && r.state === 'booting') {
+        this.lab.clock.advance(1000);
+        await this.lab.clockSettled();
+      }
       await sleep(50);
     }
     this.seenBoot.set(node, r.bootedAt);
@@ -444,16 +462,18 @@ export function logLine(e: unknown): string {
 }
 
 /** How long each server's log is now (entries after this mark belong to the next step). */
-function serverLogMarks(lab: Lab): Map<string, number> {
+async function serverLogMarks(lab: Lab): Promise<Map<string, number>> {
   const marks = new Map<string, number>();
-  for (const n of lab.inspect()) if (n.kind !== 'router') marks.set(n.name, (lab.logs(n.name) as unknown[]).length);
+  const servers = lab.inspect().filter((n) => n.kind !== 'router');
+  const lengths = await Promise.all(servers.map(async (n) => (await lab.logs(n.name)).length));
+  servers.forEach((n, i) => marks.set(n.name, lengths[i]!));
   return marks;
 }
 
-function serverEventsSince(lab: Lab, marks: Map<string, number>): { server: string; line: string }[] {
+async function serverEventsSince(lab: Lab, marks: Map<string, number>): Promise<{ server: string; line: string }[]> {
   const events: { server: string; line: string; time: number }[] = [];
   for (const [server, from] of marks) {
-    const entries = lab.logs(server) as Record<string, unknown>[];
+    const entries = (await lab.logs(server)) as Record<string, unknown>[];
     // A capped log may have dropped old entries: then take what is there.
     for (const e of entries.slice(Math.min(from, entries.length))) {
       const t = e.time instanceof Date ? e.time.getTime() : typeof e.time === 'string' ? Date.parse(e.time) : 0;
@@ -463,37 +483,36 @@ function serverEventsSince(lab: Lab, marks: Map<string, number>): { server: stri
   return events.sort((a, b) => a.time - b.time).map(({ server, line }) => ({ server, line }));
 }
 
-function serverLogRaw(run: ScenarioRun, server: string): Record<string, unknown>[] {
-  return run.lab.logs(server) as Record<string, unknown>[];
+async function serverLogRaw(run: ScenarioRun, server: string): Promise<Record<string, unknown>[]> {
+  return (await run.lab.logs(server)) as Record<string, unknown>[];
 }
 
 /** A server's log as its kind reads it (logins, transfers, its own events). */
-function serverLog(run: ScenarioRun, server: string): LogView[] {
+async function serverLog(run: ScenarioRun, server: string): Promise<LogView[]> {
   const kind = run.lab.topology.nodes.find((n) => n.name === server)?.kind ?? '';
   const view = findKind(kind)?.logView;
   if (!view) return [];
-  return (run.lab.logs(server) as Record<string, unknown>[]).flatMap((e) => view(e));
+  return ((await run.lab.logs(server)) as Record<string, unknown>[]).flatMap((e) => view(e));
 }
 
 async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void> {
   const c = await fillDeep(raw, run.resolveRef);
   if (c.file !== undefined) {
-    const p = run.serverPath(c.server, c.file);
-    const exists = existsSync(p) && statSync(p).isFile();
+    const f = await run.serverFile(c.server, c.file);
     if (c.exists === false) {
-      if (exists) fail(`${c.file} exists on ${c.server}, expected it absent`);
+      if (f.exists) fail(`${c.file} exists on ${c.server}, expected it absent`);
       run.notes.push(`${c.server}:${c.file} is absent`);
       return;
     }
-    if (!exists) return fail(`${c.file} not found on ${c.server}`);
-    const size = statSync(p).size;
-    const md5 = await md5OfFile(p);
+    if (!f.exists) return fail(`${c.file} not found on ${c.server}`);
+    const size = f.size!;
+    const md5 = f.md5!;
     run.notes.push(`${c.server}:${c.file}: ${size} bytes, md5 ${md5}`);
     if (c.size !== undefined && size !== sizeValue(c.size)) fail(`${c.server}:${c.file} is ${size} bytes, expected ${sizeValue(c.size)}`);
     if (c.md5 !== undefined && md5 !== c.md5.toLowerCase()) fail(`MD5 of ${c.server}:${c.file} is ${md5}, expected ${c.md5.toLowerCase()}`);
     return;
   }
-  const log = serverLog(run, c.server);
+  const log = await serverLog(run, c.server);
   if (c.login) {
     const want = c.login;
     const logins = log.filter((e) => e.kind === 'login');
@@ -502,7 +521,7 @@ async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void>
     );
     const seen = logins.map((e) => `${e.user}/${e.password} (${e.outcome})`).join(', ') || 'none';
     // The log lines behind the verdict, for the report.
-    for (const e of serverLogRaw(run, c.server).filter((x) => /login/.test(String(x.kind)))) run.notes.push(`${c.server} log: ${logLine(e)}`);
+    for (const e of (await serverLogRaw(run, c.server)).filter((x) => /login/.test(String(x.kind)))) run.notes.push(`${c.server} log: ${logLine(e)}`);
     const what = `login${want.user ? ` as ${want.user}` : ''}${want.password !== undefined ? ` with password "${want.password}"` : ''}${want.outcome ? ` (${want.outcome})` : ''}`;
     if (want.seen === false) {
       if (hit) fail(`${c.server} recorded a ${what}, expected none; logins seen: ${seen}`);
@@ -528,7 +547,7 @@ async function runServerCheck(run: ScenarioRun, raw: ServerCheck): Promise<void>
   const hit = transfers.find((e) => (t.file === undefined || e.file === t.file || e.file?.endsWith(`/${t.file}`) || posix.basename(e.file ?? '') === t.file) && (t.outcome === undefined || e.outcome === t.outcome));
   const seen = transfers.map((e) => `${e.file} (${e.outcome})`).join(', ') || 'none';
   const what = `${t.kind}${t.file ? ` of ${t.file}` : ''}${t.outcome ? ` (${t.outcome})` : ''}`;
-  for (const e of serverLogRaw(run, c.server).filter((x) => 'request' in x || x.kind === 'download' || x.kind === 'upload')) run.notes.push(`${c.server} log: ${logLine(e)}`);
+  for (const e of (await serverLogRaw(run, c.server)).filter((x) => 'request' in x || x.kind === 'download' || x.kind === 'upload')) run.notes.push(`${c.server} log: ${logLine(e)}`);
   if (t.seen === false) {
     if (hit) fail(`${c.server} recorded a ${what}, expected none; ${t.kind}s seen: ${seen}`);
   } else if (!hit) fail(`${c.server} recorded no ${what}; ${t.kind}s seen: ${seen}`);
@@ -595,8 +614,7 @@ async function runCopyToDevice(run: ScenarioRun, raw: CopyToDeviceStep): Promise
     userinfo = `${s.user}${s.password !== undefined ? `:${s.password}` : ''}@`;
     home = ftp.accounts.find((a) => a.user === s.user)?.home ?? (ftp.anonymous ? ftp.anonymous.home : '.');
   }
-  const router = run.lab.router(s.node);
-  const destination = s.destination ?? `${router.fs.default.name}:`;
+  const destination = s.destination ?? `${(await run.routerStatus(s.node)).defaultFs}:`;
   const file = s.file.replace(/^\/+/, '');
   const url = `${proto}://${userinfo}${run.address(s.server)}/${file}`;
   const e = await run.send(s.node, `copy ${url} ${destination}`, { timeoutMs: s.timeout ?? 180_000 });
@@ -604,7 +622,9 @@ async function runCopyToDevice(run: ScenarioRun, raw: CopyToDeviceStep): Promise
   if (problems.length) fail(`copy failed: ${problems.join('; ')}\n${excerpt(e.response)}`);
   if (s.verify === false) return;
   const dest = /:$/.test(destination) ? `${destination}${posix.basename(file)}` : destination;
-  const want = await md5OfFile(run.serverPath(s.server, posix.join(home, file)));
+  const source = await run.serverFile(s.server, posix.join(home, file));
+  if (!source.exists) fail(`${s.server} no longer holds ${posix.join(home, file)}`);
+  const want = source.md5!;
   const got = await routerMd5(run, s.node, dest);
   run.notes.push(`verify /md5 ${dest} = ${got}; ${s.server}:${file} = ${want}`);
   if (got !== want) fail(`MD5 of ${dest} is ${got}, but ${s.server}'s ${file} is ${want}`);
@@ -671,12 +691,13 @@ async function runStep(run: ScenarioRun, step: Step): Promise<void> {
       return runMail(run, step.spec);
     case 'fault': {
       const set = step.spec.clear ? {} : faultValues(await fillDeep(step.spec.set ?? {}, run.resolveRef));
-      run.lab.setFaults(step.spec.node, set);
+      await run.lab.setFaults(step.spec.node, set);
       run.notes.push(step.spec.clear ? `${step.spec.node}: every fault switched off` : `${step.spec.node}: switched on ${Object.entries(set).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')}`);
       return;
     }
     case 'clock':
       run.lab.clock.advance(step.spec.advance);
+      await run.lab.clockSettled();
       run.notes.push(`lab clock now ${run.lab.clock.now().toISOString()}`);
       // Let what fired (a scheduled reload) reach the sockets before the next step looks.
       await sleep(50);
@@ -724,7 +745,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   try {
     const topology = opts.subnet ? relocate(scenario.topology, opts.subnet) : scenario.topology;
     try {
-      lab = await Lab.start(topology, { stateDir, reset: true, wellKnownPorts: opts.wellKnownPorts });
+      lab = await Lab.start(topology, { stateDir, reset: true, wellKnownPorts: opts.wellKnownPorts, runtime: opts.runtime, runtimeSubnet: opts.runtimeSubnet });
     } catch (e) {
       result.status = 'error';
       result.error = `lab did not start: ${(e as Error).message}`;
@@ -732,7 +753,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       return result;
     }
     emit({ type: 'lab-ready', scenario, ms: Date.now() - t0, stateDir });
-    run = new ScenarioRun(lab, scenario);
+    run = await ScenarioRun.open(lab, scenario);
     let failed = false;
     for (const step of scenario.steps) {
       const label = stepLabel(step);
@@ -746,7 +767,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       run.exchanges = r.exchanges;
       run.notes = r.notes;
       const s0 = Date.now();
-      const logMarks = serverLogMarks(lab);
+      const logMarks = await serverLogMarks(lab);
       try {
         await runStep(run, step);
         r.status = 'passed';
@@ -757,7 +778,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
         result.status = 'failed';
       }
       r.ms = Date.now() - s0;
-      r.serverEvents = serverEventsSince(lab, logMarks);
+      r.serverEvents = await serverEventsSince(lab, logMarks).catch(() => []);
       emit({ type: 'step-end', scenario, result: r });
     }
   } finally {

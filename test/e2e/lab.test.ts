@@ -77,7 +77,7 @@ describe('embedded lab', () => {
     for (const n of nodes) {
       expect(n.state).toBe('running');
       expect(n.address.startsWith(prefix)).toBe(true);
-      expect(await lab.node(n.name).healthy()).toBe(true);
+      expect(await lab.handle(n.name).healthy()).toBe(true);
     }
     expect(new Set(nodes.map((n) => n.address)).size).toBe(nodes.length);
     expect(typeof parseSubnet(subnet)).toBe('object');
@@ -119,23 +119,23 @@ describe('embedded lab', () => {
     expect(await sshExec(r2.address, r2.ports.ssh!, 'show version')).toMatch(/Cisco IOS Software/);
   });
 
-  it('server faults and logs are reachable through the lab', () => {
-    lab.setFaults('ftp', { 'read-only': true });
-    lab.setFaults('ftp', {});
+  it('server faults and logs are reachable through the lab', async () => {
+    await lab.setFaults('ftp', { 'read-only': true });
+    await lab.setFaults('ftp', {});
     // Runtime faults speak the topology's words: sizes are parsed, unknown knobs refused.
     const tftp = lab.server('tftp') as unknown as { faults: Record<string, unknown> };
-    lab.setFaults('tftp', { 'stall-after-bytes': '2MB', 'drop-every-n': 3 });
+    await lab.setFaults('tftp', { 'stall-after-bytes': '2MB', 'drop-every-n': 3 });
     expect(tftp.faults).toMatchObject({ stallAfterBytes: 2 * 1024 * 1024, dropEveryN: 3 });
-    lab.setFaults('tftp', {});
+    await lab.setFaults('tftp', {});
     const dns = lab.server('dns') as unknown as { faults: Record<string, unknown> };
-    lab.setFaults('dns', { nxdomain: 'tftp.lab.local' });
+    await lab.setFaults('dns', { nxdomain: 'tftp.lab.local' });
     expect(dns.faults).toMatchObject({ nxdomain: ['tftp.lab.local'] });
-    lab.setFaults('dns', {});
-    expect(() => lab.setFaults('tftp', { 'drop-everything': true })).toThrow(/bad faults/);
-    expect(() => lab.setFaults('ftp', { 'rate-limit': 'fast' })).toThrow(/expected a size/);
-    expect(Array.isArray(lab.logs('tftp'))).toBe(true);
+    await lab.setFaults('dns', {});
+    await expect(lab.setFaults('tftp', { 'drop-everything': true })).rejects.toThrow(/bad faults/);
+    await expect(lab.setFaults('ftp', { 'rate-limit': 'fast' })).rejects.toThrow(/expected a size/);
+    expect(Array.isArray(await lab.logs('tftp'))).toBe(true);
     expect(() => lab.router('ftp')).toThrow(/not a router/);
-    expect(() => lab.setFaults('r1', {})).toThrow(/no faults/);
+    await expect(lab.setFaults('r1', {})).rejects.toThrow(/no faults/);
   });
 
   it('keeps flash across down and up', async () => {

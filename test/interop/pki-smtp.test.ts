@@ -74,7 +74,7 @@ function sClient() {
 
 describe('curl and openssl s_client against the IDA server', () => {
   it('good: curl gets the locator answer; openssl verifies the chain', async () => {
-    lab.setFaults('ida', { certificate: 'good' });
+    await lab.setFaults('ida', { certificate: 'good' });
     const r = await curl(LOCATOR, 'username=cco&password=cisco123&image=isr4300-universalk9.16.12.04.SPA.bin');
     expect(r.code).toBe(0);
     expect(r.out).toContain('status=ok\nurl=https://www.cisco.com/images/isr4300-universalk9.16.12.04.SPA.bin\nsize=1048576\n');
@@ -91,7 +91,7 @@ describe('curl and openssl s_client against the IDA server', () => {
     ['wrong-host', /no alternative certificate subject name matches target host name|does not match target host name/, /hostname mismatch/],
     ['self-signed', /self[- ]signed certificate/, /self[- ]signed certificate/],
   ] as const)('%s: curl and openssl refuse it with their own error', async (mode, curlError, opensslError) => {
-    lab.setFaults('ida', { certificate: mode });
+    await lab.setFaults('ida', { certificate: mode });
     const r = await curl(LOCATOR, 'username=cco&password=cisco123&image=isr4300-universalk9.16.12.04.SPA.bin');
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(curlError);
@@ -100,8 +100,8 @@ describe('curl and openssl s_client against the IDA server', () => {
     expect(o.out).toMatch(opensslError);
   });
 
-  it('no request reached the locator in a bad mode', () => {
-    const locates = (lab.logs('ida') as { kind: string; certificate: string }[]).filter((e) => e.kind === 'locate');
+  it('no request reached the locator in a bad mode', async () => {
+    const locates = ((await lab.logs('ida')) as { kind: string; certificate: string }[]).filter((e) => e.kind === 'locate');
     expect(locates.map((e) => e.certificate)).toEqual(['good']);
   });
 });
@@ -127,11 +127,11 @@ describe('swaks against the SMTP sink, read back through the Mailpit API', () =>
   });
 
   it('a recipient fault refuses at RCPT TO as Mailpit chaos does; swaks reports it; nothing is stored', async () => {
-    lab.setFaults('smtp', { 'recipient-error': 451 });
+    await lab.setFaults('smtp', { 'recipient-error': 451 });
     const r = await swaks();
     expect(r.code).not.toBe(0);
     expect(r.out).toContain('<** 451 Chaos recipient error');
-    lab.setFaults('smtp', {});
+    await lab.setFaults('smtp', {});
     expect(((await (await api('/api/v1/messages')).json()) as { total: number }).total).toBe(1);
   });
 });
