@@ -18,6 +18,7 @@ import type { Topology } from '../topology/schema.ts';
 import { flashlabVersion } from '../version.ts';
 import { runtimeName } from '../runtime/index.ts';
 import { hasNetnsRecord } from '../runtime/netnsRecord.ts';
+import { hasContainerRecord } from '../runtime/container/record.ts';
 // The lab, the router, the doctor and the topology loader are imported where a command needs
 // them: `flashlab exec` talks to a running lab and should start in a fraction of a second.
 
@@ -234,7 +235,8 @@ async function downForce(homeDir: string, name: string | undefined): Promise<voi
     const pid = s.state === 'running' ? s.info.pid : s.state === 'damaged' ? s.pid : lockHolder(stateDir);
     const stale = [CONTROL_FILE, 'lab.lock'].filter((f) => existsSync(join(stateDir, f)));
     const made = hasNetnsRecord(stateDir);
-    if (pid === undefined && stale.length === 0 && !made) continue;
+    const contained = hasContainerRecord(stateDir);
+    if (pid === undefined && stale.length === 0 && !made && !contained) continue;
     acted = true;
     if (pid !== undefined) {
       if (!isLabProcess(pid, stateDir)) throw new CliError(`pid ${pid} named in ${stateDir} is not a flashlab lab on that folder; not touching it (remove ${stale.join(' and ')} by hand if the lab is gone)`);
@@ -247,6 +249,15 @@ async function downForce(homeDir: string, name: string | undefined): Promise<voi
     if (made) {
       const { removeNetnsLeftovers } = await import('../runtime/netns.ts');
       for (const line of await removeNetnsLeftovers(stateDir)) out(`lab ${folder}: ${line}`);
+    }
+    // And what a container lab made (containers, its network and volume) outlives it on the engine.
+    if (contained) {
+      const { removeContainerLeftovers } = await import('../runtime/container/ContainerRuntime.ts');
+      try {
+        for (const line of await removeContainerLeftovers(stateDir)) out(`lab ${folder}: ${line}`);
+      } catch (e) {
+        throw new CliError(`lab ${folder}: ${(e as Error).message}`);
+      }
     }
   }
   if (!acted) out(`no lab to stop under ${homeDir}`);
@@ -511,10 +522,15 @@ async function run(paths: string[], options: Record<string, unknown>, cmd: Comma
   if (typeof code === 'number') process.exitCode = code;
 }
 
-async function compose(topologyArg: string | undefined, o: { output?: string; subnet?: string; image?: string }): Promise<void> {
+async function compose(topologyArg: string | undefined, o: { output?: string; subnet?: string; image?: string; prepareState?: string }): Promise<void> {
   const { DEFAULT_TOPOLOGY, loadTopology } = await import('../topology/load.ts');
-  const { composeFile } = await import('../runtime/container/compose.ts');
+  const { composeFile, prepareComposeState } = await import('../runtime/container/compose.ts');
   const topo = loadTopology(resolve(topologyArg ?? DEFAULT_TOPOLOGY));
+  if (o.prepareState) {
+    if (!o.subnet) throw new CliError('--prepare-state needs --subnet (the lab network of the compose file)', 2);
+    const l = await prepareComposeState(topo, resolve(o.prepareState), o.subnet, (line) => out(line));
+    return out(`prepared ${o.prepareState} for ${l.nodes.length} nodes on ${l.network.subnet}`);
+  }
   const target = o.output && o.output !== '-' ? resolve(o.output) : undefined;
   let text: string;
   try {
@@ -654,6 +670,7 @@ export function program(): Command {
     .option('-o, --output <file>', 'where to write it (e.g. docker-compose.yml)')
     .option('--subnet <cidr>', "the lab network's subnet on the container engine (default 10.214.0.0 with the topology's prefix)")
     .option('--image <name>', 'the flashlab image', 'localhost/flashlab:latest')
+    .addOption(new Option('--prepare-state <dir>', "the compose file's prepare service: shared state and agent configurations").hideHelp())
     .action(compose);
 
   p.command('schema').description('print a JSON Schema: topology (default) or scenario').argument('[which]').action(schema);

@@ -32,18 +32,19 @@ describe('flashlab compose', () => {
 
   it('maps every node to a service on the lab network at its host offset, with the state volume and a health check', () => {
     const doc = parse(composeFile(defaultLab, { outDir: REPO_ROOT })) as { services: Record<string, Service>; networks: Record<string, unknown>; volumes: Record<string, unknown> };
-    expect(Object.keys(doc.services)).toEqual(defaultLab.nodes.map((n) => n.name));
+    expect(Object.keys(doc.services)).toEqual(['prepare', ...defaultLab.nodes.map((n) => n.name)]);
+    expect(doc.services.prepare!.command).toEqual(['compose', '/flashlab/lab/topologies/default.yml', '--prepare-state', '/var/lib/flashlab/default', '--subnet', '10.214.0.0/24']);
     for (const n of defaultLab.nodes) {
       const s = doc.services[n.name]!;
       expect(s.container_name).toBe(`flashlab-default-${n.name}`);
       expect(s.networks.lab.ipv4_address).toBe(n.address.replace(/^127\.77\.0\./, '10.214.0.'));
       expect(s.volumes).toContain('state:/var/lib/flashlab/default');
-      expect(s.command).toContain(n.name);
+      expect(s.command).toEqual(['node', '--config', `/var/lib/flashlab/default/run/${n.name}.json`]);
       expect(s.healthcheck.test[0]).toBe('CMD');
     }
-    // Routers wait for every server to be healthy; servers wait for nothing.
-    expect(Object.keys(doc.services.r1!.depends_on!)).toEqual(['ftp', 'tftp', 'ida', 'smtp', 'dns']);
-    expect(doc.services.ftp!.depends_on).toBeUndefined();
+    // Every node waits for the prepared state; routers also for every server to be healthy.
+    expect(Object.keys(doc.services.r1!.depends_on!)).toEqual(['prepare', 'ftp', 'tftp', 'ida', 'smtp', 'dns']);
+    expect(doc.services.ftp!.depends_on).toEqual({ prepare: { condition: 'service_completed_successfully' } });
     expect(doc.networks).toEqual({ lab: { name: 'flashlab-default', labels: { 'flashlab.lab': 'default' }, ipam: { config: [{ subnet: '10.214.0.0/24' }] } } });
     expect(doc.volumes).toEqual({ state: { name: 'flashlab-default-state', labels: { 'flashlab.lab': 'default' } } });
   });
@@ -55,8 +56,8 @@ describe('flashlab compose', () => {
       writeFileSync(file, 'name: mini\nmgmt: { ipv4-subnet: 127.91.0.0/24 }\ntopology:\n  nodes:\n    tftp: { kind: tftp, address: 127.91.0.5 }\n');
       const doc = parse(composeFile(loadTopology(file), { outDir: dir, subnet: '10.214.9.0/24' })) as { services: Record<string, Service> };
       const s = doc.services.tftp!;
-      expect(s.volumes).toContain('./mini.yml:/etc/flashlab/topology.yml:ro');
-      expect(s.command).toContain('/etc/flashlab/topology.yml');
+      expect(doc.services.prepare!.volumes).toContain('./mini.yml:/etc/flashlab/topology.yml:ro');
+      expect(doc.services.prepare!.command[1]).toBe('/etc/flashlab/topology.yml');
       expect(s.networks.lab.ipv4_address).toBe('10.214.9.5');
       expect(readFileSync(join(dir, s.build.context, 'Containerfile'), 'utf8')).toContain('FROM');
     } finally {
@@ -72,6 +73,6 @@ describe('flashlab compose', () => {
   it('is accepted by docker-compose config', async () => {
     const bin = requireBinary('docker-compose', 'docker-compose');
     const text = await runCommand(bin, ['-f', join(REPO_ROOT, 'docker-compose.yml'), 'config', '--services']);
-    expect(text.trim().split('\n').sort()).toEqual(defaultLab.nodes.map((n) => n.name).sort());
+    expect(text.trim().split('\n').sort()).toEqual(['prepare', ...defaultLab.nodes.map((n) => n.name)].sort());
   });
 });

@@ -3,18 +3,23 @@
  * per node. The repository's docker-compose.yml is this output for the default lab (a test
  * compares them), so it never drifts from what `up --runtime container` makes.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document, isScalar, isSeq, visit } from 'yaml';
 import { kindAdapter } from '../../kinds/registry.ts';
 import type { Topology } from '../../topology/schema.ts';
-import { HEALTH, agentCommand, agentHealthcheck } from './agent.ts';
-import { IMAGE_REPO, labLayout, nodeLabels, type LayoutOptions } from './layout.ts';
+import { HEALTH, agentCommand, agentConfigPath, agentHealthcheck } from './agent.ts';
+import { IMAGE_REPO, labLayout, layoutAddresses, nodeLabels, parseIpv4Cidr, type LabLayout, type LayoutOptions } from './layout.ts';
+import { LabClock } from '../../clock/LabClock.ts';
+import { agentConfigFor, prepareAgentState } from '../netns.ts';
 
 /** The repository root (what the Containerfile copies into the image at IMAGE_REPO). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** Where a topology from outside the repository is mounted in each container. */
 const MOUNTED_TOPOLOGY = '/etc/flashlab/topology.yml';
+/** The one-shot service that prepares the shared state. */
+const PREPARE = 'prepare';
 
 export interface ComposeOptions extends LayoutOptions {
   /** The folder the compose file will be written to (relative paths in it start there). */
@@ -33,22 +38,38 @@ export function composeFile(t: Topology, o: ComposeOptions): string {
   const context = dotted(relative(o.outDir, REPO_ROOT) || '.');
   const servers = l.nodes.filter((n) => kindAdapter(n.kind).order === 'server');
 
-  const services: Record<string, unknown> = {};
+  const state = l.volume.mountPoint;
+  const mounts = [`state:${state}`, ...(inRepo ? [] : [`${dotted(relative(o.outDir, t.file))}:${MOUNTED_TOPOLOGY}:ro`])];
+  // Every service names the same image and build: whichever compose builds first, the rest reuse.
+  const image = { image: l.image, build: { context, dockerfile: 'Containerfile' } };
+  const services: Record<string, unknown> = {
+    // Once, before any node: keys, seed images, host keys and each node's agent configuration
+    // in the shared state (what `up --runtime container` does in the lab process).
+    [PREPARE]: {
+      ...image,
+      container_name: `${l.network.name}-${PREPARE}`,
+      command: ['compose', topology, '--prepare-state', state, '--subnet', l.network.subnet],
+      labels: l.labels,
+      network_mode: 'none',
+      volumes: mounts,
+    },
+  };
   for (const n of l.nodes) {
     const isRouter = kindAdapter(n.kind).order === 'router';
+    const after = { [PREPARE]: { condition: 'service_completed_successfully' }, ...(isRouter ? Object.fromEntries(servers.map((s) => [s.node, { condition: 'service_healthy' }])) : {}) };
     services[n.node] = {
-      // Every service names the same image and build: whichever compose builds first, the rest reuse.
-      image: l.image,
-      build: { context, dockerfile: 'Containerfile' },
+      ...image,
       container_name: n.container,
       hostname: n.node,
-      command: agentCommand(l, n, { topology }),
+      command: agentCommand(state, n.node),
+      // The agent ends when its standard input closes: keep it open.
+      stdin_open: true,
       labels: nodeLabels(l, n),
       networks: { lab: { ipv4_address: n.address } },
-      volumes: [`state:${l.volume.mountPoint}`, ...(inRepo ? [] : [`${dotted(relative(o.outDir, t.file))}:${MOUNTED_TOPOLOGY}:ro`])],
-      healthcheck: { test: ['CMD', ...agentHealthcheck(l, n)], interval: seconds(HEALTH.intervalMs), timeout: seconds(HEALTH.timeoutMs), retries: HEALTH.retries },
+      volumes: [`state:${state}`],
+      healthcheck: { test: ['CMD', ...agentHealthcheck(state, n.node)], interval: seconds(HEALTH.intervalMs), timeout: seconds(HEALTH.timeoutMs), retries: HEALTH.retries },
       // Servers first, then routers (as every runtime starts them): a router boots against running servers.
-      ...(isRouter && servers.length ? { depends_on: Object.fromEntries(servers.map((s) => [s.node, { condition: 'service_healthy' }])) } : {}),
+      depends_on: after,
     };
   }
   const doc = {
@@ -71,4 +92,27 @@ export function composeFile(t: Topology, o: ComposeOptions): string {
   // Argument lists on one line each ([node, bin/flashlab.mjs, …]), as people write them.
   visit(yaml, { Seq: (_, seq) => void (isSeq(seq) && seq.items.every((i) => isScalar(i)) && seq.items.length > 1 && (seq.flow = true)) });
   return head + yaml.toString({ lineWidth: 0 });
+}
+
+/**
+ * The compose file's `prepare` service (`flashlab compose <topology> --prepare-state <dir>`):
+ * the shared state every agent reads, made once, and each node's agent configuration. With
+ * no lab process to post clock moves, each node's clock runs on from the time written here.
+ */
+export async function prepareComposeState(t: Topology, stateDir: string, subnet: string, log?: (line: string) => void): Promise<LabLayout> {
+  const l = labLayout(t, { subnet, stateMount: stateDir });
+  const clock = new LabClock({ start: t.clock?.start, frozen: t.clock?.frozen });
+  try {
+    await prepareAgentState(t, stateDir, clock.now(), log);
+    for (const n of l.nodes) {
+      const spec = t.nodes.find((s) => s.name === n.node)!;
+      // Every node is root in its own container: services on well-known ports, no table needed.
+      const cfg = agentConfigFor(t, spec, { addresses: layoutAddresses(l), prefixLength: parseIpv4Cidr(subnet).prefix, stateDir, wellKnownPorts: true, running: [], clock });
+      mkdirSync(cfg.stateDir, { recursive: true });
+      writeFileSync(agentConfigPath(stateDir, n.node), JSON.stringify(cfg, null, 1), { mode: 0o600 });
+    }
+  } finally {
+    clock.dispose();
+  }
+  return l;
 }

@@ -71,6 +71,8 @@ export interface ContainerSpec {
   /** Host folders: host path → mount point. */
   binds?: Record<string, string>;
   healthcheck?: { test: string[]; intervalMs: number; timeoutMs: number; retries: number };
+  /** Keep standard input open (nobody attached): a process that ends on EOF keeps running. */
+  openStdin?: boolean;
 }
 
 export type HealthState = 'starting' | 'healthy' | 'unhealthy' | 'none';
@@ -184,6 +186,8 @@ export class ContainerEngine {
         Cmd: s.command,
         Env: Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v}`),
         Labels: s.labels,
+        OpenStdin: s.openStdin ?? false,
+        StdinOnce: false,
         Healthcheck: s.healthcheck && {
           Test: ['CMD', ...s.healthcheck.test],
           Interval: ns(s.healthcheck.intervalMs),
@@ -261,9 +265,9 @@ export class ContainerEngine {
     });
   }
 
-  /** Everything carrying the lab's label (all labs: `lab` undefined). */
-  async labObjects(lab?: string): Promise<LabObjects> {
-    const filters = JSON.stringify({ label: [lab === undefined ? LAB_LABEL : `${LAB_LABEL}=${lab}`] });
+  /** Everything carrying the lab's label (all labs: `lab` undefined), and these labels too when given. */
+  async labObjects(lab?: string, also: Record<string, string> = {}): Promise<LabObjects> {
+    const filters = JSON.stringify({ label: [lab === undefined ? LAB_LABEL : `${LAB_LABEL}=${lab}`, ...Object.entries(also).map(([k, v]) => `${k}=${v}`)] });
     return this.call('list lab objects', async () => {
       const [cs, nets, vols] = await Promise.all([
         this.docker.listContainers({ all: true, filters }),

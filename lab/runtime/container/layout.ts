@@ -25,6 +25,12 @@ export interface LayoutOptions {
   /** The lab network's subnet (default: the topology's size at 10.214.0.0). */
   subnet?: string;
   image?: string;
+  /**
+   * Where the state volume is mounted in every container (default /var/lib/flashlab/<lab>).
+   * The container runtime mounts it at the lab's own state path, so the absolute paths in
+   * agent configurations mean the same file inside and outside.
+   */
+  stateMount?: string;
 }
 
 export interface NodeLayout {
@@ -77,7 +83,7 @@ export function labLayout(t: Topology, o: LayoutOptions = {}): LabLayout {
     lab: t.name,
     image: o.image ?? DEFAULT_IMAGE,
     network: { name: engineName(t.name), subnet },
-    volume: { name: engineName(t.name, 'state'), mountPoint: `${IMAGE_HOME}/${t.name}` },
+    volume: { name: engineName(t.name, 'state'), mountPoint: o.stateMount ?? `${IMAGE_HOME}/${t.name}` },
     labels,
     nodes: t.nodes.map((n) => ({
       node: n.name,
@@ -87,6 +93,11 @@ export function labLayout(t: Topology, o: LayoutOptions = {}): LabLayout {
       topologyAddress: n.address,
     })),
   };
+}
+
+/** Each node's address on the lab network, by node name. */
+export function layoutAddresses(l: LabLayout): Map<string, string> {
+  return new Map(l.nodes.map((n) => [n.node, n.address]));
 }
 
 /** Labels of one node's container. */
