@@ -153,6 +153,11 @@ export class ContainerEngine {
     });
   }
 
+  /** Removes an image this lab's tests or benches built (gone already is fine). */
+  async removeImage(tag: string): Promise<void> {
+    await this.ignoreMissing(`remove image ${tag}`, () => this.docker.getImage(tag).remove());
+  }
+
   async createNetwork(s: NetworkSpec): Promise<void> {
     await this.call(`create network ${s.name} (${s.subnet})`, () =>
       this.docker.createNetwork({ Name: s.name, Driver: 'bridge', CheckDuplicate: true, Labels: s.labels, IPAM: { Driver: 'default', Config: [{ Subnet: s.subnet }] } }),
