@@ -403,6 +403,11 @@ export class Router {
     return this.system.ssh.retries;
   }
 
+  /** `ip ssh time-out`: seconds from connection to a completed SSH login. */
+  get sshTimeoutSec(): number {
+    return this.system.ssh.timeoutSec;
+  }
+
   /**
    * The privilege a vty login starts at. `login local` applies the user's configured level;
    * under `aaa new-model` only exec authorization (`aaa authorization exec default local`)

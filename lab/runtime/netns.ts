@@ -212,9 +212,9 @@ export async function prepareAgentState(t: Topology, stateDir: string, now: Date
   const tmp = await store.cleanTemporaries();
   if (tmp.files) log?.(`removed ${tmp.files} temporary file(s) of interrupted writes (${tmp.bytes} bytes)`);
   const authority = new SigningAuthority(stateDir);
-  for (const k of signingKeysOf(t)) await authority.signer(parseKeyName(k));
+  await Promise.all(signingKeysOf(t).map((k) => authority.signer(parseKeyName(k))));
   const images = new ImageFactory(join(stateDir, 'images'), store, authority);
-  for (const n of t.nodes) for (const img of (n as { images?: ImageSeed[] }).images ?? []) await images.file(img);
+  await Promise.all(t.nodes.flatMap((n) => ((n as { images?: ImageSeed[] }).images ?? []).map((img) => images.file(img))));
   if (t.nodes.some((n) => n.kind === 'ida')) LabCa.open(join(stateDir, 'ca'), now);
   for (const n of t.nodes) if (n.kind === 'router') loadOrCreateHostKey(hostKeyFile(stateDir, n.name));
 }
@@ -291,14 +291,16 @@ export class NetnsRuntime implements LabRuntime {
     const servers = this.topology.nodes.filter((n) => kindAdapter(n.kind).order === 'server');
     const routers = this.topology.nodes.filter((n) => kindAdapter(n.kind).order === 'router');
     const deadline = Date.now() + (this.opts.healthTimeoutMs ?? AGENT_START_MS);
-    // Servers first: a router's first boot finds them listening, and its table has their ports.
-    await Promise.all(servers.map((n) => this.startAgent(n, deadline)));
-    for (const h of this.nodeHandles.values()) {
-      for (const [service, port] of Object.entries(h.info().ports)) this.services.set(h.info().address, service, port);
+    if (this.opts.wellKnownPorts === false) {
+      // High ports: routers' tables need the ports the servers got, so servers come first.
+      await this.startAgents(servers, deadline);
+      await this.startAgents(routers, deadline);
+    } else {
+      // Root in a namespace of its own, each server takes its well-known port, which is what
+      // routers dial without a table: every agent starts at once (loading one takes a second or two).
+      await this.startAgents([...servers, ...routers], deadline);
     }
-    await Promise.all(routers.map((n) => this.startAgent(n, deadline)));
-    for (const n of routers) {
-      const h = this.nodeHandles.get(n.name)!;
+    for (const h of this.nodeHandles.values()) {
       for (const [service, port] of Object.entries(h.info().ports)) this.services.set(h.info().address, service, port);
     }
     // The lab clock lives here: every move goes to every agent, which fires its timers in order.
@@ -351,6 +353,13 @@ export class NetnsRuntime implements LabRuntime {
       running: [...this.nodeHandles.values()],
       clock: this.opts.clock,
     });
+  }
+
+  /** Starts agents in parallel; every one is tried, and the first failures are reported together. */
+  private async startAgents(nodes: NodeSpec[], deadline: number): Promise<void> {
+    const results = await Promise.allSettled(nodes.map((n) => this.startAgent(n, deadline)));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    if (failed.length) throw new NetnsError(`nodes failed to start:\n  ${failed.join('\n  ')}`);
   }
 
   /** Starts one agent in its namespace and waits until its node runs and is healthy. */

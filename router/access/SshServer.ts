@@ -3,6 +3,7 @@
  * the router's local users, an interactive shell driven through the LineEditor, and exec
  * channels that run command lines non-interactively (`ssh router "show version"`).
  */
+import { createServer, type Server as TcpServer, type Socket } from 'node:net';
 import { listenOn } from './listen.ts';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
@@ -33,6 +34,8 @@ export interface SshRouter extends ScpRouter {
   loginPrivilege?(user: string): number;
   /** `ip ssh authentication-retries`. */
   readonly sshAuthRetries?: number;
+  /** `ip ssh time-out`: seconds a client has from connecting to a completed login. */
+  readonly sshTimeoutSec?: number;
   openSession(opts: Omit<SessionOptions, 'privilege'> & { privilege?: number }): SshCliSession;
 }
 
@@ -56,6 +59,8 @@ export const REQUEST_TOO_LONG = '%Error: request too long (an SSH packet carries
 
 /** IOS drops the connection after this many failed logins (`ip ssh authentication-retries 3`). */
 const AUTH_RETRIES = 3;
+/** IOS's default `ip ssh time-out 120`. */
+const NEGOTIATION_TIMEOUT_SEC = 120;
 const DEFAULT_LENGTH = 24;
 const DEFAULT_WIDTH = 80;
 
@@ -65,6 +70,15 @@ export { generateHostKey } from './hostKey.ts';
 export class RouterSshServer {
   private readonly opts: RouterSshServerOptions;
   private server?: InstanceType<typeof Server>;
+  /**
+   * The listening socket is ours, not ssh2's: ssh2 hears of a client only once it has sent
+   * its version line, and `ip ssh time-out` must also cover a client that sends nothing.
+   */
+  private tcp?: TcpServer;
+  /** `ip ssh time-out` timers of connections not yet logged in, by `address:port` of the peer. */
+  private readonly negotiating = new Map<string, NodeJS.Timeout>();
+  /** Every open TCP connection, so stop() never waits on a silent one. */
+  private readonly sockets = new Set<Socket>();
   private readonly clients = new Set<Connection>();
   /** vty numbers in use; a new session takes the lowest free one, as IOS assigns lines. */
   private readonly vtys = new Set<number>();
@@ -81,21 +95,52 @@ export class RouterSshServer {
   async start(): Promise<void> {
     if (this.server) return;
     const server = new Server({ hostKeys: [this.opts.hostKey], ident: 'Cisco-1.25' }, (client, info) =>
-      this.onConnection(client, info.ip),
+      this.onConnection(client, info.ip, info.port),
     );
+    const tcp = createServer((socket) => this.onSocket(server, socket));
     this.server = server;
+    this.tcp = tcp;
     try {
-      this.boundPort = await listenOn(server, this.opts.port, this.opts.address);
+      this.boundPort = await listenOn(tcp, this.opts.port, this.opts.address);
     } catch (e) {
       this.server = undefined;
+      this.tcp = undefined;
       throw e;
     }
   }
 
+  /** A new TCP connection: the `ip ssh time-out` clock starts now, then ssh2 takes over. */
+  private onSocket(server: InstanceType<typeof Server>, socket: Socket): void {
+    socket.on('error', () => {});
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    // A client that has not logged in within the time-out is cut, as IOS closes the TCP
+    // connection: a silent or stalled peer cannot hold a socket forever. Real time, not the
+    // lab clock: it protects sockets, not a scenario's story.
+    const timer = setTimeout(() => socket.destroy(), (this.opts.router.sshTimeoutSec ?? NEGOTIATION_TIMEOUT_SEC) * 1000);
+    timer.unref();
+    this.negotiating.set(key, timer);
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      clearTimeout(timer);
+      if (this.negotiating.get(key) === timer) this.negotiating.delete(key);
+    });
+    server.injectSocket(socket);
+  }
+
+  /** The client logged in: the negotiation time-out no longer applies. */
+  private loggedIn(peer: string, port: number): void {
+    const key = `${peer}:${port}`;
+    clearTimeout(this.negotiating.get(key));
+    this.negotiating.delete(key);
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
-    if (!server) return;
+    const tcp = this.tcp;
+    if (!server || !tcp) return;
     this.server = undefined;
+    this.tcp = undefined;
     for (const c of this.clients) {
       try {
         c.end();
@@ -104,7 +149,9 @@ export class RouterSshServer {
       }
     }
     this.clients.clear();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
   /** A rebooting or powered-off router has no vty to answer on. */
@@ -113,7 +160,7 @@ export class RouterSshServer {
     return s !== 'booting' && s !== 'stopped';
   }
 
-  private onConnection(client: Connection, peer: string): void {
+  private onConnection(client: Connection, peer: string, peerPort: number): void {
     client.on('error', () => {});
     if (!this.accepting() || this.opts.router.vtyAccepts?.('ssh') === false) {
       client.end();
@@ -170,6 +217,7 @@ export class RouterSshServer {
       if (/Bad packet length/.test(e.message)) for (const s of unstarted) answerOversized(client, s);
     });
     client.on('ready', () => {
+      this.loggedIn(peer, peerPort);
       client.on('session', (accept) => {
         const session = accept();
         unstarted.add(session);

@@ -4,6 +4,7 @@ const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   tftp: () => import('./tftp.bench.ts'),
   ftp: () => import('./ftp.bench.ts'),
   signed: () => import('./signed.bench.ts'),
+  runtimes: () => import('./runtimes.bench.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -364,6 +364,33 @@ describe('misbehaving clients', () => {
     expect((await exec(ok, 'show privilege')).code).toBe(0);
     ok.end();
   });
+
+  it('ip ssh time-out drops a client that never logs in; a logged-in session outlives it', async () => {
+    const { connect: tcp } = await import('node:net');
+    await t.run('configure terminal', 'ip ssh time-out 1', 'end');
+    try {
+      const logged = await connect({ password: 'admin' });
+      const silent = await new Promise<{ closed: boolean; banner: string }>((resolve) => {
+        let banner = '';
+        const sock = tcp(server.port, address);
+        sock.on('data', (d: Buffer) => (banner += d.toString()));
+        sock.on('error', () => {});
+        sock.on('close', () => resolve({ closed: true, banner }));
+        // Well past the time-out; the server must have closed it by then.
+        setTimeout(() => {
+          resolve({ closed: false, banner });
+          sock.destroy();
+        }, 5000);
+      });
+      expect(silent.banner).toMatch(/^SSH-2\.0-Cisco-1\.25/);
+      expect(silent.closed).toBe(true);
+      // The session that logged in before is not cut by the negotiation timer.
+      expect((await exec(logged, 'show privilege')).code).toBe(0);
+      logged.end();
+    } finally {
+      await t.run('configure terminal', 'no ip ssh time-out', 'end');
+    }
+  });
 });
 
 /** Runs a program; resolves with its output and exit code (never blocks the event loop). */

@@ -154,7 +154,7 @@ export interface Vsftpd {
  * need PAM and a real user, which a test run as root cannot offer without touching the
  * system), uploads allowed, passive range on the same address, foreground, no sandbox.
  */
-export async function startVsftpd(opts: { address?: string; write?: boolean } = {}): Promise<Vsftpd> {
+export async function startVsftpd(opts: { address?: string; write?: boolean; /** Passive ports: one per concurrent download (default 21). */ passivePorts?: number } = {}): Promise<Vsftpd> {
   const bin = requireBinary('vsftpd', 'vsftpd');
   const address = opts.address ?? randomLoopback();
   const base = mkdtempSync(path.join(tmpdir(), 'flashlab-vsftpd-'));
@@ -163,7 +163,7 @@ export async function startVsftpd(opts: { address?: string; write?: boolean } = 
   mkdirSync(root, { mode: 0o755 });
   mkdirSync(empty, { mode: 0o755 });
   const port = await freeTcpPort(address);
-  const pasv = randomInt(20000, 60000);
+  const pasv = randomInt(20000, 60000 - (opts.passivePorts ?? 21));
   const write = opts.write ?? true;
   const conf = path.join(base, 'vsftpd.conf');
   writeFileSync(
@@ -188,7 +188,7 @@ export async function startVsftpd(opts: { address?: string; write?: boolean } = 
       'pasv_enable=YES',
       `pasv_address=${address}`,
       `pasv_min_port=${pasv}`,
-      `pasv_max_port=${pasv + 20}`,
+      `pasv_max_port=${pasv + (opts.passivePorts ?? 21) - 1}`,
       'connect_from_port_20=NO',
       'xferlog_enable=NO',
       'dirmessage_enable=NO',

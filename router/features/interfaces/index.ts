@@ -423,6 +423,19 @@ export const interfacesFeature: Feature<Router> = {
       },
     },
     {
+      // IOS prints the one section framed as a whole configuration: `!` … `end`, counted in bytes.
+      mode: 'exec',
+      syntax: 'show running-config interface <name> [<port>]',
+      help: { 'running-config': 'Current operating configuration', interface: 'Show interface configuration', name: 'Interface type and number' },
+      run(ctx) {
+        const section = configSection(ctx.router, lookup(ctx, 2)).slice(0, -1);
+        const body = ['!', ...section, 'end', ''].join('\n');
+        ctx.print('Building configuration...\n');
+        ctx.print(`Current configuration : ${Buffer.byteLength(body)} bytes`);
+        ctx.print(body);
+      },
+    },
+    {
       mode: 'user',
       syntax: 'show interfaces description',
       help: { description: 'Show interface description' },

@@ -33,6 +33,11 @@ describe('interface model (interfaces feature)', () => {
     expect(await t.run('show interfaces description')).toBe(
       'Interface                      Status         Protocol Description\nGi0/0/0                        up             up\nGi0/0/1                        down           down     to core\n',
     );
+    // One section, framed as IOS frames it; the byte count is that of `!` through `end`.
+    const one = await t.run('show running-config interface gi0/0/1');
+    const body = '!\ninterface GigabitEthernet0/0/1\n description to core\n ip address 10.1.2.3 255.255.255.0\n no negotiation auto\nend\n';
+    expect(one).toBe(`Building configuration...\n\nCurrent configuration : ${body.length} bytes\n${body}\n`);
+    expect(await t.run('show running-config interface Loopback9')).toContain("% Invalid input detected at '^' marker.");
     // Every line of show interfaces belongs to an interface block: the shape Ansible splits on.
     const heads = (await t.run('show interfaces')).split('\n').filter((l) => l && !l.startsWith(' '));
     expect(heads.map((l) => l.split(' ')[0])).toEqual(['GigabitEthernet0/0/0', 'GigabitEthernet0/0/1']);

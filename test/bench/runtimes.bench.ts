@@ -1,0 +1,120 @@
+/**
+ * Runtimes side by side (issue 11), each figure from a fresh child process (runtimes.child.ts):
+ *  - scale: time until 20 routers (FLASHLAB_BENCH_RUNTIME_ROUTERS) and a DNS node are
+ *    healthy, and memory per router (every process of the lab: the lab's growth plus each
+ *    agent's RSS), per runtime;
+ *  - fleet copy: N routers (FLASHLAB_BENCH_FLEET, default 4; the issue's figure is N=100)
+ *    copy one 64 MiB image (FLASHLAB_BENCH_FLEET_MB) from the lab's TFTP server at once,
+ *    then from its FTP server; next to the C servers doing the same work in the same run:
+ *    tftpd-hpa and vsftpd serving the same file to N concurrent curl clients.
+ * Aggregate rate = N × size / wall time (MB = 10^6 bytes). Unpinned: the point is how a
+ * runtime uses every core. netns needs root: without it that column says why.
+ *
+ *   npm run bench -- runtimes
+ *   FLASHLAB_BENCH_FLEET=100 npm run bench -- runtimes
+ *
+ * The container runtime joins through CONTAINER_COLUMN below: set it to 'container' once
+ * the container runtime starts labs through Lab.start({ runtime: 'container' }).
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { curlGet, runCommand, startTftpdHpa, startVsftpd } from '../helpers/peers.ts';
+import { randomLoopback } from '../helpers/net.ts';
+import { table } from './common.ts';
+import type { FleetResult, ScaleResult } from './runtimes.child.ts';
+
+/** The container runtime's column: undefined until that runtime is built in (branch `container`). */
+const CONTAINER_COLUMN: 'container' | undefined = undefined;
+const RUNTIMES = ['embedded', 'netns', ...(CONTAINER_COLUMN ? [CONTAINER_COLUMN] : [])];
+
+const MB = 1e6;
+const MiB = 1024 * 1024;
+
+function intEnv(name: string, fallback: number, max: number): number {
+  const raw = process.env[name];
+  const v = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`${name} must be a whole number from 1 to ${max}`);
+  return v;
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const childFile = path.join(repoRoot, 'test/bench/runtimes.child.ts');
+
+async function child<T>(args: string[]): Promise<T | string> {
+  try {
+    const out = await runCommand(process.execPath, ['--expose-gc', '--import', 'tsx', childFile, ...args], { cwd: repoRoot, timeoutMs: 3_600_000 });
+    return JSON.parse(out.trim().split('\n').at(-1) ?? '') as T;
+  } catch (e) {
+    const m = (e as Error).message;
+    return /needs root/.test(m) ? 'needs root' : `failed: ${m.split('\n').slice(-2).join(' ').slice(0, 160)}`;
+  }
+}
+
+/** N concurrent curl downloads of one file; wall time in seconds. */
+async function concurrentCurl(url: string, n: number): Promise<{ s: number; ok: number }> {
+  const t0 = performance.now();
+  const r = await Promise.allSettled(Array.from({ length: n }, () => curlGet(url)));
+  return { s: (performance.now() - t0) / 1000, ok: r.filter((x) => x.status === 'fulfilled').length };
+}
+
+export async function run(): Promise<void> {
+  const routers = intEnv('FLASHLAB_BENCH_RUNTIME_ROUTERS', 20, 250);
+  const fleetN = intEnv('FLASHLAB_BENCH_FLEET', 4, 250);
+  const fleetMiB = intEnv('FLASHLAB_BENCH_FLEET_MB', 64, 1024);
+  console.log(`runtimes: ${RUNTIMES.join(', ')}${CONTAINER_COLUMN ? '' : ' (container: column joins from the container branch)'}; node ${process.version}; unpinned; MB = 10^6 bytes`);
+
+  const scale = new Map<string, ScaleResult | string>();
+  for (const rt of RUNTIMES) scale.set(rt, await child<ScaleResult>(['scale', rt, String(routers)]));
+  const cell = (rt: string, f: (r: ScaleResult) => string) => {
+    const r = scale.get(rt)!;
+    return typeof r === 'string' ? r : f(r);
+  };
+  console.log(`\n${routers} routers and a DNS node: time until every node is healthy, memory per router (all processes of the lab)`);
+  console.log(
+    table(
+      ['figure', ...RUNTIMES],
+      [
+        ['time to healthy', ...RUNTIMES.map((rt) => cell(rt, (r) => `${r.startS.toFixed(2)} s`))],
+        ['RSS per router', ...RUNTIMES.map((rt) => cell(rt, (r) => `${r.rssPerRouterMB.toFixed(2)} MB`))],
+        ['processes', ...RUNTIMES.map((rt) => cell(rt, (r) => String(r.processes)))],
+      ],
+    ),
+  );
+
+  // Fleet copy: the C servers first, on the same file size, in this run.
+  const dir = mkdtempSync(path.join(tmpdir(), 'flashlab-bench-fleet-peer-'));
+  const bytes = fleetMiB * MiB;
+  const total = fleetN * bytes;
+  const rate = (s: number) => `${(total / s / MB).toFixed(1)} MB/s (${s.toFixed(1)} s)`;
+  const rows: string[][] = [];
+  try {
+    writeFileSync(path.join(dir, 'fleet.bin'), randomBytes(bytes));
+    const tftpd = await startTftpdHpa(dir, { address: randomLoopback() });
+    try {
+      const r = await concurrentCurl(`tftp://${tftpd.address}:${tftpd.port}/fleet.bin`, fleetN);
+      rows.push([`tftpd-hpa -> ${fleetN} curl`, r.ok === fleetN ? rate(r.s) : `${r.ok}/${fleetN} ok`, '']);
+    } finally {
+      await tftpd.stop();
+    }
+    const vs = await startVsftpd({ write: false, passivePorts: fleetN + 4 });
+    try {
+      writeFileSync(path.join(vs.root, 'fleet.bin'), randomBytes(bytes));
+      const r = await concurrentCurl(`ftp://anonymous:bench@${vs.address}:${vs.port}/fleet.bin`, fleetN);
+      rows.push([`vsftpd -> ${fleetN} curl`, '', r.ok === fleetN ? rate(r.s) : `${r.ok}/${fleetN} ok`]);
+    } finally {
+      await vs.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (const rt of RUNTIMES) {
+    const r = await child<FleetResult>(['fleet', rt, String(fleetN), String(fleetMiB)]);
+    if (typeof r === 'string') rows.push([`flashlab ${rt}`, r, r]);
+    else rows.push([`flashlab ${rt}: ${fleetN} routers`, r.tftpOk === fleetN ? rate(r.tftpS) : `${r.tftpOk}/${fleetN} ok`, r.ftpOk === fleetN ? rate(r.ftpS) : `${r.ftpOk}/${fleetN} ok`]);
+  }
+  console.log(`\nfleet copy: ${fleetN} clients fetch one ${fleetMiB} MiB file at once; aggregate rate (wall time); blksize 512 (both sides' default)`);
+  console.log(table(['who', 'TFTP', 'FTP'], rows));
+}
