@@ -17,7 +17,6 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { kindAdapter } from '../../kinds/registry.ts';
 import { intToIp } from '../../topology/load.ts';
 import type { NodeSpec, Topology } from '../../topology/schema.ts';
 import type { RuntimeOptions } from '../index.ts';
@@ -112,10 +111,11 @@ export class ContainerRuntime implements LabRuntime {
     await this.engine.createVolume(l.volume.name, labels, { bindTo: this.stateDir });
 
     const deadline = Date.now() + (this.opts.healthTimeoutMs ?? AGENT_START_MS);
-    const group = (order: string) => l.nodes.filter((n) => kindAdapter(n.kind).order === order);
-    // Servers first: a router's first boot finds them listening, and its table has their ports.
-    await Promise.all(group('server').map((n) => this.startNode(n, deadline)));
-    await Promise.all(group('router').map((n) => this.startNode(n, deadline)));
+    // Every node at once: in its own container each server has its well-known port, so a
+    // router needs no port table from the servers before it starts (it dials 21, 69, 53).
+    const results = await Promise.allSettled(l.nodes.map((n) => this.startNode(n, deadline)));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    if (failed.length) throw new ContainerRuntimeError(`nodes failed to start:\n  ${failed.join('\n  ')}`);
     // The lab clock lives here: every move goes to every agent, which fires its timers in order.
     this.offClock = this.opts.clock.onMove(() => {
       const now = this.opts.clock.now().getTime();
@@ -150,9 +150,10 @@ export class ContainerRuntime implements LabRuntime {
       addresses: layoutAddresses(l),
       prefixLength: parseIpv4Cidr(l.network.subnet).prefix,
       stateDir: this.stateDir,
-      // Each container is its own network namespace, run as root: well-known ports are free.
+      // Each container is its own network namespace, run as root: every service on its
+      // well-known port, so no node needs another's port table.
       wellKnownPorts: true,
-      running: [...this.nodeHandles.values()],
+      running: [],
       clock: this.opts.clock,
     });
     mkdirSync(cfg.stateDir, { recursive: true });

@@ -4,6 +4,7 @@
  * start nodes the same way.
  */
 import { join } from 'node:path';
+import { IMAGE_REPO } from './layout.ts';
 
 /** How often the engine asks a node whether it is healthy, and how patiently. */
 export const HEALTH = { intervalMs: 2_000, timeoutMs: 5_000, retries: 90 };
@@ -17,13 +18,7 @@ export function agentCommand(stateDir: string, node: string): string[] {
   return ['node', '--config', agentConfigPath(stateDir, node)];
 }
 
-/**
- * The engine's health check: GET /health on the agent's socket, exit 0 when healthy. Node
- * itself runs it (the image has no shell or curl), without loading flashlab.
- */
+/** The engine's health check: GET /health on the agent's socket (health.mjs, in the image). */
 export function agentHealthcheck(stateDir: string, node: string): string[] {
-  const script =
-    `require('http').get({socketPath:${JSON.stringify(agentSocketPath(stateDir, node))},path:'/health'},` +
-    `r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>process.exit(JSON.parse(b).healthy?0:1))}).on('error',()=>process.exit(1))`;
-  return ['node', '-e', script];
+  return ['node', `${IMAGE_REPO}/lab/runtime/container/health.mjs`, agentSocketPath(stateDir, node)];
 }

@@ -7,7 +7,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document, isScalar, isSeq, visit } from 'yaml';
-import { kindAdapter } from '../../kinds/registry.ts';
 import type { Topology } from '../../topology/schema.ts';
 import { HEALTH, agentCommand, agentConfigPath, agentHealthcheck } from './agent.ts';
 import { IMAGE_REPO, labLayout, layoutAddresses, nodeLabels, parseIpv4Cidr, type LabLayout, type LayoutOptions } from './layout.ts';
@@ -36,7 +35,6 @@ export function composeFile(t: Topology, o: ComposeOptions): string {
   const inRepo = !relative(REPO_ROOT, t.file).startsWith('..') && !isAbsolute(relative(REPO_ROOT, t.file));
   const topology = inRepo ? `${IMAGE_REPO}/${relative(REPO_ROOT, t.file).split('\\').join('/')}` : MOUNTED_TOPOLOGY;
   const context = dotted(relative(o.outDir, REPO_ROOT) || '.');
-  const servers = l.nodes.filter((n) => kindAdapter(n.kind).order === 'server');
 
   const state = l.volume.mountPoint;
   const mounts = [`state:${state}`, ...(inRepo ? [] : [`${dotted(relative(o.outDir, t.file))}:${MOUNTED_TOPOLOGY}:ro`])];
@@ -55,8 +53,6 @@ export function composeFile(t: Topology, o: ComposeOptions): string {
     },
   };
   for (const n of l.nodes) {
-    const isRouter = kindAdapter(n.kind).order === 'router';
-    const after = { [PREPARE]: { condition: 'service_completed_successfully' }, ...(isRouter ? Object.fromEntries(servers.map((s) => [s.node, { condition: 'service_healthy' }])) : {}) };
     services[n.node] = {
       ...image,
       container_name: n.container,
@@ -68,8 +64,10 @@ export function composeFile(t: Topology, o: ComposeOptions): string {
       networks: { lab: { ipv4_address: n.address } },
       volumes: [`state:${state}`],
       healthcheck: { test: ['CMD', ...agentHealthcheck(state, n.node)], interval: seconds(HEALTH.intervalMs), timeout: seconds(HEALTH.timeoutMs), retries: HEALTH.retries },
-      // Servers first, then routers (as every runtime starts them): a router boots against running servers.
-      depends_on: after,
+      // Only the prepared state: every node takes its well-known ports in its own container, so
+      // all start at once (as under `up --runtime container`). Not on health: Podman without
+      // systemd never runs health checks, and a condition on them would wait forever.
+      depends_on: { [PREPARE]: { condition: 'service_completed_successfully' } },
     };
   }
   const doc = {
