@@ -85,6 +85,8 @@ export interface ContainerState {
   exitCode: number;
   health: HealthState;
   address?: string;
+  /** Host pid of the container's first process (0 when it is not running). */
+  pid: number;
 }
 
 export interface LabObjects {
@@ -232,6 +234,7 @@ export class ContainerEngine {
         exitCode: i.State.ExitCode,
         health: health === 'healthy' || health === 'unhealthy' || health === 'starting' ? health : 'none',
         address: nets[0]?.IPAddress || undefined,
+        pid: i.State.Pid ?? 0,
       };
     });
   }
