@@ -174,11 +174,15 @@ export class ContainerRuntime implements LabRuntime {
     });
     await this.engine.start(n.container);
     const handle = new RemoteNodeHandle(n.node, n.kind, cfg.socket, n.address);
-    for (;;) {
+    // The agent's socket is asked often (cheap); the engine once a second (an inspect per
+    // container is work for the engine, with 20 nodes starting on a small machine).
+    for (let i = 0; ; i++) {
       if (existsSync(cfg.socket) && (await handle.healthy().catch(() => false))) break;
-      const s = await this.engine.state(n.container);
-      if (!s.running) throw new ContainerRuntimeError(await this.exitReport(n));
-      if (Date.now() > deadline) throw new ContainerRuntimeError(`${n.node}: not healthy in time (container ${n.container} ${s.status}, node ${handle.info().state})`);
+      if (i % 10 === 0 || Date.now() > deadline) {
+        const s = await this.engine.state(n.container);
+        if (!s.running) throw new ContainerRuntimeError(await this.exitReport(n));
+        if (Date.now() > deadline) throw new ContainerRuntimeError(`${n.node}: not healthy in time (container ${n.container} ${s.status}, node ${handle.info().state})`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     handle.subscribe((e) => {
