@@ -11,7 +11,7 @@
  * `fl<id>h<n>`), and what is made is recorded in the state folder first (`netns.json`), so
  * `down`, `down --force` and the next `up` remove all of it even after a crash.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
@@ -263,6 +263,8 @@ export class NetnsRuntime implements LabRuntime {
   private readonly services = new ServiceTable();
   private record?: NetnsRecord;
   private offClock?: () => void;
+  /** Removes the namespaces and the bridge if this process exits without `stop()` (Ctrl-C in `flashlab run`). */
+  private readonly onExit = () => this.removeNetworkNow();
   private clockPush: Promise<void> = Promise.resolve();
 
   constructor(
@@ -332,6 +334,7 @@ export class NetnsRuntime implements LabRuntime {
     };
     // Recorded before anything exists: a crash from here on leaves nothing `down --force` misses.
     writeNetnsRecord(this.stateDir, this.record);
+    process.once('exit', this.onExit);
     const gateway = intToIp(this.subnet.network + 1);
     await ipBatch([
       `link add ${bridge} type bridge`,
@@ -435,6 +438,20 @@ export class NetnsRuntime implements LabRuntime {
     this.nodeHandles.clear();
     if (this.record) await removeNetnsLeftovers(this.stateDir);
     this.record = undefined;
+    process.off('exit', this.onExit);
+  }
+
+  /** At exit nothing asynchronous runs: one synchronous `ip -batch` (-force: go on past what is gone). */
+  private removeNetworkNow(): void {
+    const r = this.record;
+    if (!r) return;
+    const lines = [...r.namespaces.map((n) => `netns del ${n}`), `link del ${r.bridge}`];
+    try {
+      execFileSync('ip', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'], timeout: 30_000 });
+    } catch {
+      // -force reports what was already gone; the rest is removed
+    }
+    removeNetnsRecord(this.stateDir);
   }
 
   /** In the topology's order, as `inspect` lists them. */

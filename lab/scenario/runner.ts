@@ -5,7 +5,7 @@
  * failing step, and returns what happened with a transcript of every CLI exchange.
  */
 import nodemailer from 'nodemailer';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { parseSize } from '../../router/image/format.ts';
@@ -732,6 +732,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   };
   emit({ type: 'scenario-start', scenario });
   const root = opts.stateRoot ?? tmpdir();
+  mkdirSync(root, { recursive: true });
   const stateDir = mkdtempSync(join(root, 'flashlab-scenario-'));
   let lab: Lab | undefined;
   let run: ScenarioRun | undefined;

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,12 @@ function flashlab(args: string[], timeout = 180_000, asUser?: number) {
   const command = asUser === undefined ? [process.execPath, BIN, ...args] : ['setpriv', `--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', process.execPath, BIN, ...args];
   const r = spawnSync(command[0]!, command.slice(1), { cwd: dir, env: { ...process.env, FLASHLAB_HOME: join(dir, 'home') }, encoding: 'utf8', timeout });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Namespaces and links carrying a lab's id (`fl-<id>-<node>`, `flb<id>`, `fl<id>h<n>`). */
+function thingsOf(stateDir: string): string[] {
+  const id = labNetId(stateDir);
+  return labNetworkThings().filter((x) => x.startsWith(`fl-${id}-`) || x === `flb${id}` || x.startsWith(`fl${id}h`));
 }
 
 /** This machine's `fl-*` namespaces and `fl*` links (labs' names; the seal test's are `flseal-`/`fls`). */
@@ -48,7 +54,6 @@ afterAll(() => {
 
 describe('flashlab up --runtime netns', () => {
   it('runs each node in its own namespace; down --force after a kill -9 removes every namespace, veth and bridge', { timeout: 300_000 }, () => {
-    const before = labNetworkThings();
     const subnet = randomSubnet();
     const up = flashlab(['up', '--runtime', 'netns', '--subnet', subnet]);
     expect(up.stderr + up.stdout).toMatch(/ready: lab default/);
@@ -68,7 +73,7 @@ describe('flashlab up --runtime netns', () => {
 
     const stateDir = join(dir, 'home', 'default');
     const id = labNetId(stateDir);
-    const made = labNetworkThings().filter((x) => !before.includes(x));
+    const made = thingsOf(stateDir);
     expect(made).toContain(`fl-${id}-r1`);
     expect(made).toContain(`flb${id}`);
 
@@ -81,17 +86,17 @@ describe('flashlab up --runtime netns', () => {
 
     const down = flashlab(['down', '--force']);
     expect(down.stdout).toMatch(/removed 7 network namespace\(s\)/);
-    expect(labNetworkThings().filter((x) => !before.includes(x))).toEqual([]);
+    expect(thingsOf(stateDir)).toEqual([]);
     for (const pid of Object.values(record.agents)) expect(pidAlive(pid)).toBe(false);
   });
 
   it('without root it refuses, saying why, and makes nothing', { timeout: 120_000 }, () => {
-    const before = labNetworkThings();
     chmodSync(dir, 0o777);
-    const r = flashlab(['up', '--runtime', 'netns', '--foreground', '--state', join(dir, 'nobody-state')], 60_000, 65534);
+    const state = join(dir, 'nobody-state');
+    const r = flashlab(['up', '--runtime', 'netns', '--foreground', '--state', state], 60_000, 65534);
     expect(r.stderr).toMatch(/the netns runtime needs root/);
     expect(r.code).toBe(1);
-    expect(labNetworkThings()).toEqual(before);
+    expect(thingsOf(state)).toEqual([]);
   });
 });
 
@@ -110,11 +115,14 @@ describe('flashlab run --runtime netns', () => {
   ];
 
   it('passes the scenarios and leaves no namespace behind', () => {
-    const before = labNetworkThings();
-    const r = flashlab(['run', '--runtime', 'netns', '--subnet', randomSubnet(), '--reports', join(dir, 'reports'), ...subset.map((f) => join(SCENARIOS, f))], 900_000);
-    expect(r.stdout).toContain(`${subset.length}/${subset.length} scenarios passed`);
+    const states = join(dir, 'runs');
+    const r = flashlab(['run', '--runtime', 'netns', '--subnet', randomSubnet(), '--state', states, '--keep-state', '--reports', join(dir, 'reports'), ...subset.map((f) => join(SCENARIOS, f))], 900_000);
+    expect(r.stdout + r.stderr).toContain(`${subset.length}/${subset.length} scenarios passed`);
     expect(r.code).toBe(0);
     expect(readFileSync(join(dir, 'reports', 'junit.xml'), 'utf8')).toContain('value="netns (one process and one network namespace per node)"');
-    expect(labNetworkThings().filter((x) => !before.includes(x))).toEqual([]);
+    // Each scenario's lab state was kept: its id names everything it made, and none of it is left.
+    const labs = readdirSync(states).map((d) => join(states, d));
+    expect(labs).toHaveLength(subset.length);
+    for (const lab of labs) expect(thingsOf(lab)).toEqual([]);
   }, 900_000);
 });
