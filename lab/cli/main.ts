@@ -546,6 +546,12 @@ async function compose(topologyArg: string | undefined, o: { output?: string; su
   out(`wrote ${target}: ${topo.nodes.length} services (${topo.nodes.map((n) => n.name).join(', ')})`);
 }
 
+/** After a lab process exited without `down`: its container runtime's engine objects go. */
+async function containerCleanup(lab: string, stateDir: string): Promise<void> {
+  const { removeContainerLeftovers } = await import('../runtime/container/ContainerRuntime.ts');
+  for (const line of await removeContainerLeftovers(resolve(stateDir), undefined, lab)) out(`lab ${lab}: ${line}`);
+}
+
 // ---- node agent ---------------------------------------------------------------------------
 
 async function nodeAgent(o: { config: string }): Promise<void> {
@@ -589,6 +595,12 @@ export function program(): Command {
     .description('the node agent: runs one router or server of a lab and serves the node protocol (started by the netns and container runtimes)')
     .requiredOption('--config <file>', "the node's configuration, written by the lab")
     .action(nodeAgent);
+
+  p.command('container-cleanup', { hidden: true })
+    .description("remove a container lab's engine objects (started by a lab process as it exits without down)")
+    .argument('<lab>')
+    .argument('<state>')
+    .action(containerCleanup);
 
   p.command('down')
     .description('stop the running lab')

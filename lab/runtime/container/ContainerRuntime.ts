@@ -15,8 +15,10 @@
  * made is recorded in the state folder first (`container.json`), so `down`, `down --force`
  * and the next `up` remove all of it even after a crash.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { intToIp } from '../../topology/load.ts';
 import type { NodeSpec, Topology } from '../../topology/schema.ts';
 import type { RuntimeOptions } from '../index.ts';
@@ -28,6 +30,8 @@ import { HEALTH, agentCommand, agentConfigPath, agentHealthcheck } from './agent
 import { ContainerEngine, LAB_LABEL, type LabObjects } from './engine.ts';
 import { readContainerRecord, removeContainerRecord, writeContainerRecord } from './record.ts';
 import { CONTAINER_SUBNETS, DEFAULT_IMAGE, labLayout, layoutAddresses, nodeLabels, parseIpv4Cidr, type LabLayout, type NodeLayout } from './layout.ts';
+
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/flashlab.mjs');
 
 /** Label naming the state folder a lab's objects belong to (two labs may share a name). */
 export const STATE_LABEL = 'flashlab.state';
@@ -75,6 +79,13 @@ export class ContainerRuntime implements LabRuntime {
   private offClock?: () => void;
   private clockPush: Promise<void> = Promise.resolve();
   private made = false;
+  /**
+   * This process exits without `stop()` (Ctrl-C in `flashlab run`): nothing asynchronous
+   * runs at exit, so a detached `flashlab` process removes the lab's engine objects.
+   */
+  private readonly onExit = () => {
+    spawn(process.execPath, [BIN, 'container-cleanup', this.topology.name, this.stateDir], { detached: true, stdio: 'ignore' }).unref();
+  };
 
   constructor(
     readonly topology: Topology,
@@ -106,6 +117,7 @@ export class ContainerRuntime implements LabRuntime {
     await prepareAgentState(this.topology, this.stateDir, this.opts.clock.now(), this.opts.log);
     this.record(l);
     this.made = true;
+    process.once('exit', this.onExit);
     const labels = this.labels;
     await this.engine.createNetwork({ name: l.network.name, subnet: l.network.subnet, labels });
     await this.engine.createVolume(l.volume.name, labels, { bindTo: this.stateDir });
@@ -215,6 +227,7 @@ export class ContainerRuntime implements LabRuntime {
     if (this.made) {
       this.made = false;
       await removeContainerLeftovers(this.stateDir, this.engine, this.topology.name);
+      process.off('exit', this.onExit);
     }
   }
 
