@@ -29,6 +29,7 @@ import type { RouterSpec } from '../kinds/router.ts';
 import { parseKeyName, SigningAuthority } from '../signing/SigningAuthority.ts';
 import type { ImageSeed, NodeSpec, Topology } from '../topology/schema.ts';
 import type { AgentConfig } from './agent.ts';
+import { agentBundle } from './agentBundle.ts';
 import { ImageFactory } from './images.ts';
 import type { RuntimeOptions } from './index.ts';
 import { readNetnsRecord, removeNetnsRecord, writeNetnsRecord, type NetnsRecord } from './netnsRecord.ts';
@@ -266,6 +267,8 @@ export class NetnsRuntime implements LabRuntime {
   /** Removes the namespaces and the bridge if this process exits without `stop()` (Ctrl-C in `flashlab run`). */
   private readonly onExit = () => this.removeNetworkNow();
   private clockPush: Promise<void> = Promise.resolve();
+  /** The agent's script and command word (`node --config` follows). */
+  private agentCommand: string[] = [BIN, 'node'];
 
   constructor(
     readonly topology: Topology,
@@ -288,7 +291,8 @@ export class NetnsRuntime implements LabRuntime {
   async start(): Promise<void> {
     // A lab killed before its `down` left these behind: they go first.
     for (const line of await removeNetnsLeftovers(this.stateDir)) this.opts.log?.(`left by an earlier run: ${line}`);
-    await this.prepareSharedState();
+    const [bundle] = await Promise.all([agentBundle(this.opts.log), this.prepareSharedState()]);
+    this.agentCommand = bundle ? [bundle, 'node'] : [BIN, 'node'];
     await this.makeNetwork();
     const servers = this.topology.nodes.filter((n) => kindAdapter(n.kind).order === 'server');
     const routers = this.topology.nodes.filter((n) => kindAdapter(n.kind).order === 'router');
@@ -371,7 +375,7 @@ export class NetnsRuntime implements LabRuntime {
     mkdirSync(cfg.stateDir, { recursive: true });
     const file = join(this.stateDir, 'run', `${spec.name}.json`);
     writeFileSync(file, JSON.stringify(cfg, null, 1), { mode: 0o600 });
-    const child = spawn('ip', ['netns', 'exec', this.namespace(spec.name), process.execPath, BIN, 'node', '--config', resolve(file)], {
+    const child = spawn('ip', ['netns', 'exec', this.namespace(spec.name), process.execPath, ...this.agentCommand, '--config', resolve(file)], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: process.env,
     });

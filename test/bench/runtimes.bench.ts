@@ -100,13 +100,15 @@ async function measure(routers: number, fleetN: number, fleetMiB: number): Promi
     const r = scale.get(rt)!;
     return typeof r === 'string' ? r : f(r);
   };
-  console.log(`\n${routers} routers and a DNS node: time until every node is healthy, memory per router (all processes of the lab)`);
+  console.log(`\n${routers} routers and a DNS node: time until every node is healthy, memory per router (all processes of the lab:`);
+  console.log(" the lab process's growth plus each agent's RSS, or its PSS, which splits pages the agents share such as Node's code)");
   console.log(
     table(
       ['figure', ...RUNTIMES],
       [
         ['time to healthy', ...RUNTIMES.map((rt) => cell(rt, (r) => `${r.startS.toFixed(2)} s`))],
         ['RSS per router', ...RUNTIMES.map((rt) => cell(rt, (r) => `${r.rssPerRouterMB.toFixed(2)} MB`))],
+        ['PSS per router', ...RUNTIMES.map((rt) => cell(rt, (r) => `${r.pssPerRouterMB.toFixed(2)} MB`))],
         ['processes', ...RUNTIMES.map((rt) => cell(rt, (r) => String(r.processes)))],
       ],
     ),

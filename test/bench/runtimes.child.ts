@@ -25,6 +25,8 @@ export interface ScaleResult {
   routers: number;
   startS: number;
   rssPerRouterMB: number;
+  /** The same with each agent's proportional set size (its share of pages shared with the other agents, such as Node's own code). */
+  pssPerRouterMB: number;
   processes: number;
 }
 
@@ -50,14 +52,16 @@ async function settledRss(): Promise<number> {
   return process.memoryUsage().rss;
 }
 
-/** RSS of another process, from /proc (bytes). */
-function rssOf(pid: number): number {
-  try {
-    const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return kb * 1024;
-  } catch {
-    return 0;
-  }
+/** Memory of another process from /proc, in bytes: resident, and proportional (shared pages split among their users). */
+function memoryOf(pid: number): { rss: number; pss: number } {
+  const kb = (file: string, key: string) => {
+    try {
+      return Number(new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(file, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      return 0;
+    }
+  };
+  return { rss: kb(`/proc/${pid}/status`, 'VmRSS'), pss: kb(`/proc/${pid}/smaps_rollup`, 'Pss') };
 }
 
 /** Where a lab of `runtime` lives: loopback for embedded, a random 10.213.x.0/24 for namespaces. */
@@ -99,8 +103,11 @@ async function scale(runtime: RuntimeName, n: number): Promise<ScaleResult> {
     lab = await Lab.start(routersTopology(n, s.topology), { stateDir, runtime, runtimeSubnet: s.runtime, healthTimeoutMs: 300_000 });
     const startS = (performance.now() - t0) / 1000;
     const agents = runtime === 'container' ? await containerAgents(lab.name) : Object.values(readNetnsRecord(stateDir)?.agents ?? {});
-    const total = (await settledRss()) - before + agents.reduce((sum, pid) => sum + rssOf(pid), 0);
-    return { runtime, routers: n, startS, rssPerRouterMB: total / n / MB, processes: 1 + agents.length };
+    const growth = (await settledRss()) - before;
+    const mem = agents.map(memoryOf);
+    const rss = growth + mem.reduce((sum, m) => sum + m.rss, 0);
+    const pss = growth + mem.reduce((sum, m) => sum + m.pss, 0);
+    return { runtime, routers: n, startS, rssPerRouterMB: rss / n / MB, pssPerRouterMB: pss / n / MB, processes: 1 + agents.length };
   } finally {
     await lab?.stop();
     rmSync(dir, { recursive: true, force: true });
