@@ -29,7 +29,7 @@ import type { LabRuntime, NodeHandle } from '../types.ts';
 import { HEALTH, agentCommand, agentConfigPath, agentHealthcheck } from './agent.ts';
 import { ContainerEngine, LAB_LABEL, type LabObjects } from './engine.ts';
 import { readContainerRecord, removeContainerRecord, writeContainerRecord } from './record.ts';
-import { CONTAINER_SUBNETS, DEFAULT_IMAGE, labLayout, layoutAddresses, nodeLabels, parseIpv4Cidr, type LabLayout, type NodeLayout } from './layout.ts';
+import { CONTAINER_SUBNETS, DEFAULT_IMAGE, engineName, labLayout, layoutAddresses, nodeLabels, parseIpv4Cidr, type LabLayout, type NodeLayout } from './layout.ts';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/flashlab.mjs');
 
@@ -52,7 +52,7 @@ export async function removeContainerLeftovers(stateDir: string, engine = new Co
   const name = lab ?? readContainerRecord(stateDir)?.lab;
   if (!name) return [];
   const found = await engine.labObjects(name, { [STATE_LABEL]: resolve(stateDir) });
-  const prefix = `flashlab-${name.toLowerCase()}`;
+  const prefix = engineName(name);
   const ours = (n: string) => n === prefix || n.startsWith(`${prefix}-`);
   const o: LabObjects = { containers: found.containers.filter(ours), networks: found.networks.filter(ours), volumes: found.volumes.filter(ours) };
   await Promise.all(
