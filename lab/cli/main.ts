@@ -3,7 +3,7 @@
  * the control API; every other lab command talks to that API.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
@@ -18,6 +18,7 @@ import type { Topology } from '../topology/schema.ts';
 import { flashlabVersion } from '../version.ts';
 import { runtimeName } from '../runtime/index.ts';
 import { hasNetnsRecord } from '../runtime/netnsRecord.ts';
+import { hasContainerRecord } from '../runtime/container/record.ts';
 // The lab, the router, the doctor and the topology loader are imported where a command needs
 // them: `flashlab exec` talks to a running lab and should start in a fraction of a second.
 
@@ -234,7 +235,8 @@ async function downForce(homeDir: string, name: string | undefined): Promise<voi
     const pid = s.state === 'running' ? s.info.pid : s.state === 'damaged' ? s.pid : lockHolder(stateDir);
     const stale = [CONTROL_FILE, 'lab.lock'].filter((f) => existsSync(join(stateDir, f)));
     const made = hasNetnsRecord(stateDir);
-    if (pid === undefined && stale.length === 0 && !made) continue;
+    const contained = hasContainerRecord(stateDir);
+    if (pid === undefined && stale.length === 0 && !made && !contained) continue;
     acted = true;
     if (pid !== undefined) {
       if (!isLabProcess(pid, stateDir)) throw new CliError(`pid ${pid} named in ${stateDir} is not a flashlab lab on that folder; not touching it (remove ${stale.join(' and ')} by hand if the lab is gone)`);
@@ -247,6 +249,15 @@ async function downForce(homeDir: string, name: string | undefined): Promise<voi
     if (made) {
       const { removeNetnsLeftovers } = await import('../runtime/netns.ts');
       for (const line of await removeNetnsLeftovers(stateDir)) out(`lab ${folder}: ${line}`);
+    }
+    // And what a container lab made (containers, its network and volume) outlives it on the engine.
+    if (contained) {
+      const { removeContainerLeftovers } = await import('../runtime/container/ContainerRuntime.ts');
+      try {
+        for (const line of await removeContainerLeftovers(stateDir)) out(`lab ${folder}: ${line}`);
+      } catch (e) {
+        throw new CliError(`lab ${folder}: ${(e as Error).message}`);
+      }
     }
   }
   if (!acted) out(`no lab to stop under ${homeDir}`);
@@ -511,6 +522,36 @@ async function run(paths: string[], options: Record<string, unknown>, cmd: Comma
   if (typeof code === 'number') process.exitCode = code;
 }
 
+async function compose(topologyArg: string | undefined, o: { output?: string; subnet?: string; image?: string; prepareState?: string }): Promise<void> {
+  const { DEFAULT_TOPOLOGY, loadTopology } = await import('../topology/load.ts');
+  const { composeFile, prepareComposeState } = await import('../runtime/container/compose.ts');
+  const topo = loadTopology(resolve(topologyArg ?? DEFAULT_TOPOLOGY));
+  if (o.prepareState) {
+    if (!o.subnet) throw new CliError('--prepare-state needs --subnet (the lab network of the compose file)', 2);
+    const l = await prepareComposeState(topo, resolve(o.prepareState), o.subnet, (line) => out(line));
+    return out(`prepared ${o.prepareState} for ${l.nodes.length} nodes on ${l.network.subnet}`);
+  }
+  const target = o.output && o.output !== '-' ? resolve(o.output) : undefined;
+  let text: string;
+  try {
+    text = composeFile(topo, { outDir: target ? dirname(target) : process.cwd(), subnet: o.subnet, image: o.image });
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+  if (!target) return void process.stdout.write(text);
+  // Written beside and renamed: an interrupted write never leaves half a compose file.
+  const tmp = `${target}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, target);
+  out(`wrote ${target}: ${topo.nodes.length} services (${topo.nodes.map((n) => n.name).join(', ')})`);
+}
+
+/** After a lab process exited without `down`: its container runtime's engine objects go. */
+async function containerCleanup(lab: string, stateDir: string): Promise<void> {
+  const { removeContainerLeftovers } = await import('../runtime/container/ContainerRuntime.ts');
+  for (const line of await removeContainerLeftovers(resolve(stateDir), undefined, lab)) out(`lab ${lab}: ${line}`);
+}
+
 // ---- node agent ---------------------------------------------------------------------------
 
 async function nodeAgent(o: { config: string }): Promise<void> {
@@ -554,6 +595,12 @@ export function program(): Command {
     .description('the node agent: runs one router or server of a lab and serves the node protocol (started by the netns and container runtimes)')
     .requiredOption('--config <file>', "the node's configuration, written by the lab")
     .action(nodeAgent);
+
+  p.command('container-cleanup', { hidden: true })
+    .description("remove a container lab's engine objects (started by a lab process as it exits without down)")
+    .argument('<lab>')
+    .argument('<state>')
+    .action(containerCleanup);
 
   p.command('down')
     .description('stop the running lab')
@@ -628,6 +675,15 @@ export function program(): Command {
     .option('--json', 'Mailpit API JSON')
     .option('--lab <name>', 'which lab, when several run')
     .action(mail);
+
+  p.command('compose')
+    .description('write a compose file with one service per node (container runtime layout); - or no --output: stdout')
+    .argument('[topology]', 'topology file (default: the bundled default lab)')
+    .option('-o, --output <file>', 'where to write it (e.g. docker-compose.yml)')
+    .option('--subnet <cidr>', "the lab network's subnet on the container engine (default 10.214.0.0 with the topology's prefix)")
+    .option('--image <name>', 'the flashlab image', 'localhost/flashlab:latest')
+    .addOption(new Option('--prepare-state <dir>', "the compose file's prepare service: shared state and agent configurations").hideHelp())
+    .action(compose);
 
   p.command('schema').description('print a JSON Schema: topology (default) or scenario').argument('[which]').action(schema);
 

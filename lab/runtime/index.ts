@@ -29,9 +29,8 @@ const loaders: Record<RuntimeName, () => Promise<RuntimeFactory>> = {
   embedded: async () => (await import('./embedded.ts')).createEmbeddedRuntime,
   netns: async () => (await import('./netns.ts')).createNetnsRuntime,
   // The container runtime (issue 11, item 4) plugs in here: one container per node running `flashlab node`.
-  container: async () => {
-    throw new Error('the container runtime is not part of this build yet; use --runtime embedded or netns');
-  },
+  container: async () => (await import('./container/ContainerRuntime.ts')).createContainerRuntime,
+
 };
 
 export function isRuntimeName(v: unknown): v is RuntimeName {

@@ -22,6 +22,7 @@ import { platform } from '../../router/platforms/profile.ts';
 import { loadOrCreateHostKey } from '../../router/access/hostKey.ts';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
 import { LabCa } from '../ca/LabCa.ts';
+import type { LabClock } from '../clock/LabClock.ts';
 import { pidAlive } from '../control/client.ts';
 import { kindAdapter } from '../kinds/registry.ts';
 import type { RouterSpec } from '../kinds/router.ts';
@@ -106,7 +107,7 @@ export function namespaceAddresses(t: Topology, c: Cidr): Map<string, string> {
 const addressPattern = (address: string) => new RegExp(`(?<![\\d.])${address.replace(/\./g, '\\.')}(?![\\d])`, 'g');
 
 /** The node's spec with every topology address (startup-config, records) moved to its namespace address. */
-function moveSpec(spec: NodeSpec, t: Topology, moved: Map<string, string>): NodeSpec {
+export function moveSpec(spec: NodeSpec, t: Topology, moved: Map<string, string>): NodeSpec {
   let text = JSON.stringify(spec);
   for (const n of t.nodes) text = text.replace(addressPattern(n.address), moved.get(n.name)!);
   return JSON.parse(text) as NodeSpec;
@@ -198,6 +199,53 @@ function signingKeysOf(t: Topology): string[] {
   return [...keys];
 }
 
+/** A router's SSH host key file in the lab's state (made once, kept by `up --reset`). */
+export const hostKeyFile = (stateDir: string, node: string): string => join(stateDir, 'keys', node, 'ssh_host_ed25519_key');
+
+/**
+ * What agents share through the state folder is made by the lab, once, before any agent
+ * runs: signing keys (two agents making a key at once would sign with different keys), seed
+ * image files, the lab CA, host keys; and temp files of a killed lab's writes go.
+ */
+export async function prepareAgentState(t: Topology, stateDir: string, now: Date, log?: (line: string) => void): Promise<void> {
+  mkdirSync(join(stateDir, 'run'), { recursive: true });
+  const store = new ContentStore(join(stateDir, 'store'));
+  const tmp = await store.cleanTemporaries();
+  if (tmp.files) log?.(`removed ${tmp.files} temporary file(s) of interrupted writes (${tmp.bytes} bytes)`);
+  const authority = new SigningAuthority(stateDir);
+  await Promise.all(signingKeysOf(t).map((k) => authority.signer(parseKeyName(k))));
+  const images = new ImageFactory(join(stateDir, 'images'), store, authority);
+  await Promise.all(t.nodes.flatMap((n) => ((n as { images?: ImageSeed[] }).images ?? []).map((img) => images.file(img))));
+  if (t.nodes.some((n) => n.kind === 'ida')) LabCa.open(join(stateDir, 'ca'), now);
+  for (const n of t.nodes) if (n.kind === 'router') loadOrCreateHostKey(hostKeyFile(stateDir, n.name));
+}
+
+/**
+ * One agent's configuration (`<state>/run/<node>.json`): its spec with the topology's
+ * addresses moved to the runtime's, the lab's name table, where the nodes already running
+ * listen, the clock's reading, its socket and state folder (absolute paths in the state).
+ */
+export function agentConfigFor(
+  t: Topology,
+  spec: NodeSpec,
+  o: { addresses: Map<string, string>; prefixLength: number; stateDir: string; wellKnownPorts: boolean; running: NodeHandle[]; clock: LabClock },
+): AgentConfig {
+  return {
+    lab: { name: t.name, domain: t.domain, prefixLength: o.prefixLength, stateDir: resolve(o.stateDir) },
+    spec: moveSpec(spec, t, o.addresses),
+    address: o.addresses.get(spec.name)!,
+    wellKnownPorts: o.wellKnownPorts,
+    hostKeyFile: spec.kind === 'router' ? resolve(hostKeyFile(o.stateDir, spec.name)) : undefined,
+    addresses: t.nodes.map((n) => ({ name: n.name, address: o.addresses.get(n.name)! })),
+    services: o.running.flatMap((h) => Object.entries(h.info().ports).map(([service, port]) => ({ address: h.info().address, service, port }))),
+    links: t.links.flatMap((l) => l.endpoints).filter((e) => e.split(':')[0] === spec.name).map((e) => e.slice(spec.name.length + 1)),
+    external: [...t.external],
+    clock: { now: o.clock.now().getTime(), frozen: o.clock.frozen },
+    socket: resolve(join(o.stateDir, 'run', `${spec.name}.sock`)),
+    stateDir: resolve(join(o.stateDir, 'nodes', spec.name)),
+  };
+}
+
 interface Agent {
   node: string;
   child: ChildProcess;
@@ -268,26 +316,12 @@ export class NetnsRuntime implements LabRuntime {
     });
   }
 
-  /**
-   * What agents share through the state folder is made here, once, before any agent runs:
-   * signing keys (two agents making a key at once would sign with different keys), seed
-   * image files, the lab CA, host keys; and temp files of a killed lab's writes go.
-   */
   private async prepareSharedState(): Promise<void> {
-    mkdirSync(join(this.stateDir, 'run'), { recursive: true });
-    const store = new ContentStore(join(this.stateDir, 'store'));
-    const tmp = await store.cleanTemporaries();
-    if (tmp.files) this.opts.log?.(`removed ${tmp.files} temporary file(s) of interrupted writes (${tmp.bytes} bytes)`);
-    const authority = new SigningAuthority(this.stateDir);
-    await Promise.all(signingKeysOf(this.topology).map((k) => authority.signer(parseKeyName(k))));
-    const images = new ImageFactory(join(this.stateDir, 'images'), store, authority);
-    await Promise.all(this.topology.nodes.flatMap((n) => ((n as { images?: ImageSeed[] }).images ?? []).map((img) => images.file(img))));
-    if (this.topology.nodes.some((n) => n.kind === 'ida')) LabCa.open(join(this.stateDir, 'ca'), this.opts.clock.now());
-    for (const n of this.topology.nodes) if (n.kind === 'router') loadOrCreateHostKey(this.hostKeyFile(n.name));
+    await prepareAgentState(this.topology, this.stateDir, this.opts.clock.now(), this.opts.log);
   }
 
   private hostKeyFile(node: string): string {
-    return join(this.stateDir, 'keys', node, 'ssh_host_ed25519_key');
+    return hostKeyFile(this.stateDir, node);
   }
 
   private async makeNetwork(): Promise<void> {
@@ -318,22 +352,14 @@ export class NetnsRuntime implements LabRuntime {
   }
 
   private agentConfig(spec: NodeSpec): AgentConfig {
-    const t = this.topology;
-    const address = this.addresses.get(spec.name)!;
-    return {
-      lab: { name: t.name, domain: t.domain, prefixLength: this.subnet.prefix, stateDir: resolve(this.stateDir) },
-      spec: moveSpec(spec, t, this.addresses),
-      address,
+    return agentConfigFor(this.topology, spec, {
+      addresses: this.addresses,
+      prefixLength: this.subnet.prefix,
+      stateDir: this.stateDir,
       wellKnownPorts: this.opts.wellKnownPorts ?? true,
-      hostKeyFile: spec.kind === 'router' ? resolve(this.hostKeyFile(spec.name)) : undefined,
-      addresses: t.nodes.map((n) => ({ name: n.name, address: this.addresses.get(n.name)! })),
-      services: [...this.nodeHandles.values()].flatMap((h) => Object.entries(h.info().ports).map(([service, port]) => ({ address: h.info().address, service, port }))),
-      links: t.links.flatMap((l) => l.endpoints).filter((e) => e.split(':')[0] === spec.name).map((e) => e.slice(spec.name.length + 1)),
-      external: [...t.external],
-      clock: { now: this.opts.clock.now().getTime(), frozen: this.opts.clock.frozen },
-      socket: resolve(join(this.stateDir, 'run', `${spec.name}.sock`)),
-      stateDir: resolve(join(this.stateDir, 'nodes', spec.name)),
-    };
+      running: [...this.nodeHandles.values()],
+      clock: this.opts.clock,
+    });
   }
 
   /** Starts agents in parallel; every one is tried, and the first failures are reported together. */

@@ -13,8 +13,8 @@
  *   npm run bench -- runtimes
  *   FLASHLAB_BENCH_FLEET=100 npm run bench -- runtimes
  *
- * The container runtime joins through CONTAINER_COLUMN below: set it to 'container' once
- * the container runtime starts labs through Lab.start({ runtime: 'container' }).
+ * The container column builds the repository's image once for the run (a per-run tag,
+ * removed after) and runs every node in a container of it; without an engine it says why.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -24,11 +24,10 @@ import { fileURLToPath } from 'node:url';
 import { curlGet, runCommand, startTftpdHpa, startVsftpd } from '../helpers/peers.ts';
 import { randomLoopback } from '../helpers/net.ts';
 import { table } from './common.ts';
+import { ContainerEngine } from '../../lab/runtime/container/engine.ts';
 import type { FleetResult, ScaleResult } from './runtimes.child.ts';
 
-/** The container runtime's column: undefined until that runtime is built in (branch `container`). */
-const CONTAINER_COLUMN: 'container' | undefined = undefined;
-const RUNTIMES = ['embedded', 'netns', ...(CONTAINER_COLUMN ? [CONTAINER_COLUMN] : [])];
+const RUNTIMES = ['embedded', 'netns', 'container'];
 
 const MB = 1e6;
 const MiB = 1024 * 1024;
@@ -45,11 +44,14 @@ const childFile = path.join(repoRoot, 'test/bench/runtimes.child.ts');
 
 async function child<T>(args: string[]): Promise<T | string> {
   try {
-    const out = await runCommand(process.execPath, ['--expose-gc', '--import', 'tsx', childFile, ...args], { cwd: repoRoot, timeoutMs: 3_600_000 });
+    const env = containerImage ? { ...process.env, FLASHLAB_IMAGE: containerImage } : process.env;
+    const out = await runCommand(process.execPath, ['--expose-gc', '--import', 'tsx', childFile, ...args], { cwd: repoRoot, timeoutMs: 3_600_000, env });
     return JSON.parse(out.trim().split('\n').at(-1) ?? '') as T;
   } catch (e) {
     const m = (e as Error).message;
-    return /needs root/.test(m) ? 'needs root' : `failed: ${m.split('\n').slice(-2).join(' ').slice(0, 160)}`;
+    if (/needs root/.test(m)) return 'needs root';
+    if (/no container engine at/.test(m)) return 'no container engine';
+    return `failed: ${m.split('\n').slice(-2).join(' ').slice(0, 160)}`;
   }
 }
 
@@ -64,8 +66,34 @@ export async function run(): Promise<void> {
   const routers = intEnv('FLASHLAB_BENCH_RUNTIME_ROUTERS', 20, 250);
   const fleetN = intEnv('FLASHLAB_BENCH_FLEET', 4, 250);
   const fleetMiB = intEnv('FLASHLAB_BENCH_FLEET_MB', 64, 1024);
-  console.log(`runtimes: ${RUNTIMES.join(', ')}${CONTAINER_COLUMN ? '' : ' (container: column joins from the container branch)'}; node ${process.version}; unpinned; MB = 10^6 bytes`);
+  console.log(`runtimes: ${RUNTIMES.join(', ')}; node ${process.version}; unpinned; MB = 10^6 bytes`);
+  await buildContainerImage();
+  try {
+    await measure(routers, fleetN, fleetMiB);
+  } finally {
+    if (containerImage) await new ContainerEngine().removeImage(containerImage).catch(() => undefined);
+  }
+}
 
+/** The image the container column runs, built for this run (undefined: no engine answers). */
+let containerImage: string | undefined;
+
+async function buildContainerImage(): Promise<void> {
+  const engine = new ContainerEngine();
+  try {
+    console.log(`container engine: ${await engine.ping()}`);
+  } catch (e) {
+    console.log(`container column: ${(e as Error).message}`);
+    return;
+  }
+  const tag = `localhost/flashlab-bench:run-${process.pid}`;
+  const t0 = performance.now();
+  await engine.buildImage(repoRoot, 'Containerfile', tag);
+  containerImage = tag;
+  console.log(`built ${tag} in ${((performance.now() - t0) / 1000).toFixed(1)} s (not counted below)`);
+}
+
+async function measure(routers: number, fleetN: number, fleetMiB: number): Promise<void> {
   const scale = new Map<string, ScaleResult | string>();
   for (const rt of RUNTIMES) scale.set(rt, await child<ScaleResult>(['scale', rt, String(routers)]));
   const cell = (rt: string, f: (r: ScaleResult) => string) => {

@@ -18,6 +18,7 @@ import { randomInt } from 'node:crypto';
 import { Lab } from '../../lab/Lab.ts';
 import type { RuntimeName } from '../../lab/runtime/types.ts';
 import { readNetnsRecord } from '../../lab/runtime/netnsRecord.ts';
+import { ContainerEngine } from '../../lab/runtime/container/engine.ts';
 
 export interface ScaleResult {
   runtime: string;
@@ -66,6 +67,8 @@ function memoryOf(pid: number): { rss: number; pss: number } {
 /** Where a lab of `runtime` lives: loopback for embedded, a random 10.213.x.0/24 for namespaces. */
 function subnets(runtime: RuntimeName): { topology: string; runtime?: string } {
   if (runtime === 'embedded') return { topology: `127.${randomInt(100, 250)}.0.0/16` };
+  // The container runtime picks a free subnet in 10.214.0.0/16 on the engine itself.
+  if (runtime === 'container') return { topology: '127.77.0.0/24' };
   return { topology: '127.77.0.0/24', runtime: `10.213.${randomInt(1, 255)}.0/24` };
 }
 
@@ -82,6 +85,13 @@ function routersTopology(n: number, subnet: string, extra: Record<string, unknow
   };
 }
 
+/** Host pids of a container lab's agents (each is its container's first process). */
+async function containerAgents(lab: string): Promise<number[]> {
+  const engine = new ContainerEngine();
+  const { containers } = await engine.labObjects(lab);
+  return (await Promise.all(containers.map((c) => engine.state(c)))).map((s) => s.pid).filter((p) => p > 0);
+}
+
 async function scale(runtime: RuntimeName, n: number): Promise<ScaleResult> {
   const dir = mkdtempSync(join(tmpdir(), 'flashlab-bench-runtime-'));
   const stateDir = join(dir, 'state');
@@ -92,7 +102,7 @@ async function scale(runtime: RuntimeName, n: number): Promise<ScaleResult> {
     const t0 = performance.now();
     lab = await Lab.start(routersTopology(n, s.topology), { stateDir, runtime, runtimeSubnet: s.runtime, healthTimeoutMs: 300_000 });
     const startS = (performance.now() - t0) / 1000;
-    const agents = Object.values(readNetnsRecord(stateDir)?.agents ?? {});
+    const agents = runtime === 'container' ? await containerAgents(lab.name) : Object.values(readNetnsRecord(stateDir)?.agents ?? {});
     const growth = (await settledRss()) - before;
     const mem = agents.map(memoryOf);
     const rss = growth + mem.reduce((sum, m) => sum + m.rss, 0);
