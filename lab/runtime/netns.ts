@@ -34,7 +34,7 @@ import { ImageFactory } from './images.ts';
 import type { RuntimeOptions } from './index.ts';
 import { readNetnsRecord, removeNetnsRecord, writeNetnsRecord, type NetnsRecord } from './netnsRecord.ts';
 import { RemoteNodeHandle } from './protocol.ts';
-import { ServiceTable } from './services.ts';
+import { AgentHandles } from './AgentHandles.ts';
 import type { LabRuntime, NodeHandle } from './types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -259,14 +259,11 @@ export class NetnsRuntime implements LabRuntime {
   private readonly id: string;
   private readonly subnet: Cidr;
   private readonly addresses: Map<string, string>;
-  private readonly nodeHandles = new Map<string, RemoteNodeHandle>();
   private readonly agents = new Map<string, Agent>();
-  private readonly services = new ServiceTable();
+  private readonly nodes: AgentHandles;
   private record?: NetnsRecord;
-  private offClock?: () => void;
   /** Removes the namespaces and the bridge if this process exits without `stop()` (Ctrl-C in `flashlab run`). */
   private readonly onExit = () => this.removeNetworkNow();
-  private clockPush: Promise<void> = Promise.resolve();
   /** The agent's script and command word (`node --config` follows). */
   private agentCommand: string[] = [BIN, 'node'];
 
@@ -275,6 +272,7 @@ export class NetnsRuntime implements LabRuntime {
     private readonly opts: RuntimeOptions,
   ) {
     requireRoot();
+    this.nodes = new AgentHandles(topology, opts.log, this.warnings);
     this.subnet = checkNetnsSubnet(opts.subnet ?? DEFAULT_NETNS_SUBNET);
     this.addresses = namespaceAddresses(topology, this.subnet);
     this.id = labNetId(opts.stateDir);
@@ -306,14 +304,9 @@ export class NetnsRuntime implements LabRuntime {
       // routers dial without a table: every agent starts at once (loading one takes a second or two).
       await this.startAgents([...servers, ...routers], deadline);
     }
-    for (const h of this.nodeHandles.values()) {
-      for (const [service, port] of Object.entries(h.info().ports)) this.services.set(h.info().address, service, port);
-    }
-    // The lab clock lives here: every move goes to every agent, which fires its timers in order.
-    this.offClock = this.opts.clock.onMove(() => {
-      const now = this.opts.clock.now().getTime();
-      this.clockPush = this.clockPush.then(() => Promise.all([...this.nodeHandles.values()].map((h) => h.followClock(now).catch(() => undefined))).then(() => undefined));
-    });
+    for (const h of this.nodes.all()) this.nodes.notePorts(h);
+    // The lab clock lives here.
+    this.nodes.followClock(this.opts.clock);
   }
 
   private async prepareSharedState(): Promise<void> {
@@ -357,7 +350,7 @@ export class NetnsRuntime implements LabRuntime {
       prefixLength: this.subnet.prefix,
       stateDir: this.stateDir,
       wellKnownPorts: this.opts.wellKnownPorts ?? true,
-      running: [...this.nodeHandles.values()],
+      running: this.nodes.all(),
       clock: this.opts.clock,
     });
   }
@@ -405,15 +398,7 @@ export class NetnsRuntime implements LabRuntime {
       });
     });
     const handle = new RemoteNodeHandle(spec.name, spec.kind, cfg.socket, cfg.address);
-    handle.subscribe((e) => {
-      if (e.type === 'log') this.opts.log?.(e.line);
-      if (e.type === 'warn') {
-        this.warnings.push(e.line);
-        this.opts.log?.(`warning: ${e.line}`);
-      }
-    });
-    handle.startEvents();
-    this.nodeHandles.set(spec.name, handle);
+    this.nodes.add(handle);
     for (;;) {
       if (await handle.healthy().catch(() => false)) return;
       if (Date.now() > deadline) throw new NetnsError(`${spec.name} not healthy in time (state ${handle.info().state})`);
@@ -422,13 +407,12 @@ export class NetnsRuntime implements LabRuntime {
   }
 
   async stop(): Promise<void> {
-    this.offClock?.();
-    this.offClock = undefined;
+    const handles = new Map(this.nodes.release().map((h) => [h.name, h]));
     const agents = [...this.agents.values()];
     this.agents.clear();
     await Promise.allSettled(
       agents.map(async (a) => {
-        const h = this.nodeHandles.get(a.node);
+        const h = handles.get(a.node);
         if (a.child.exitCode === null) {
           const exited = new Promise<void>((r) => a.child.once('exit', () => r()));
           await h?.stop().catch(() => a.child.stdin?.end());
@@ -439,7 +423,6 @@ export class NetnsRuntime implements LabRuntime {
         h?.close();
       }),
     );
-    this.nodeHandles.clear();
     if (this.record) await removeNetnsLeftovers(this.stateDir);
     this.record = undefined;
     process.off('exit', this.onExit);
@@ -458,21 +441,20 @@ export class NetnsRuntime implements LabRuntime {
     removeNetnsRecord(this.stateDir);
   }
 
-  /** In the topology's order, as `inspect` lists them. */
   handles(): NodeHandle[] {
-    return this.topology.nodes.flatMap((n) => this.nodeHandles.get(n.name) ?? []);
+    return this.nodes.inOrder();
   }
 
   handle(name: string): NodeHandle | undefined {
-    return this.nodeHandles.get(name);
+    return this.nodes.get(name);
   }
 
   servicePort(address: string, service: string): number {
-    return this.services.servicePort(address, service);
+    return this.nodes.servicePort(address, service);
   }
 
   clockSettled(): Promise<void> {
-    return this.clockPush;
+    return this.nodes.clockSettled();
   }
 }
 

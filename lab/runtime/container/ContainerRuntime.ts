@@ -24,7 +24,7 @@ import type { NodeSpec, Topology } from '../../topology/schema.ts';
 import type { RuntimeOptions } from '../index.ts';
 import { agentConfigFor, prepareAgentState } from '../netns.ts';
 import { RemoteNodeHandle } from '../protocol.ts';
-import { ServiceTable } from '../services.ts';
+import { AgentHandles } from '../AgentHandles.ts';
 import type { LabRuntime, NodeHandle } from '../types.ts';
 import { HEALTH, agentCommand, agentConfigPath, agentHealthcheck } from './agent.ts';
 import { ContainerEngine, LAB_LABEL, type LabObjects } from './engine.ts';
@@ -74,10 +74,7 @@ export class ContainerRuntime implements LabRuntime {
   readonly engine: ContainerEngine;
   private layout?: LabLayout;
   private readonly stateDir: string;
-  private readonly nodeHandles = new Map<string, RemoteNodeHandle>();
-  private readonly services = new ServiceTable();
-  private offClock?: () => void;
-  private clockPush: Promise<void> = Promise.resolve();
+  private readonly nodes: AgentHandles;
   private made = false;
   /**
    * This process exits without `stop()` (Ctrl-C in `flashlab run`): nothing asynchronous
@@ -92,6 +89,7 @@ export class ContainerRuntime implements LabRuntime {
     private readonly opts: RuntimeOptions & { engine?: ContainerEngine; image?: string },
   ) {
     this.engine = opts.engine ?? new ContainerEngine();
+    this.nodes = new AgentHandles(topology, opts.log, this.warnings);
     this.stateDir = resolve(opts.stateDir);
   }
 
@@ -128,11 +126,8 @@ export class ContainerRuntime implements LabRuntime {
     const results = await Promise.allSettled(l.nodes.map((n) => this.startNode(n, deadline)));
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
     if (failed.length) throw new ContainerRuntimeError(`nodes failed to start:\n  ${failed.join('\n  ')}`);
-    // The lab clock lives here: every move goes to every agent, which fires its timers in order.
-    this.offClock = this.opts.clock.onMove(() => {
-      const now = this.opts.clock.now().getTime();
-      this.clockPush = this.clockPush.then(() => Promise.all([...this.nodeHandles.values()].map((h) => h.followClock(now).catch(() => undefined))).then(() => undefined));
-    });
+    // The lab clock lives here.
+    this.nodes.followClock(this.opts.clock);
   }
 
   /** What is about to be made, written first: a crash from here on leaves nothing `down --force` misses. */
@@ -197,16 +192,8 @@ export class ContainerRuntime implements LabRuntime {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    handle.subscribe((e) => {
-      if (e.type === 'log') this.opts.log?.(e.line);
-      if (e.type === 'warn') {
-        this.warnings.push(e.line);
-        this.opts.log?.(`warning: ${e.line}`);
-      }
-    });
-    handle.startEvents();
-    this.nodeHandles.set(n.node, handle);
-    for (const [service, port] of Object.entries(handle.info().ports)) this.services.set(n.address, service, port);
+    this.nodes.add(handle);
+    this.nodes.notePorts(handle, n.address);
   }
 
   /** A container that stopped on its own: its status and last lines, for the error the user sees. */
@@ -217,10 +204,7 @@ export class ContainerRuntime implements LabRuntime {
   }
 
   async stop(): Promise<void> {
-    this.offClock?.();
-    this.offClock = undefined;
-    const handles = [...this.nodeHandles.values()];
-    this.nodeHandles.clear();
+    const handles = this.nodes.release();
     // Each agent stops its node cleanly (flash metadata written) and exits; its container ends with it.
     await Promise.allSettled(handles.map((h) => h.stop()));
     for (const h of handles) h.close();
@@ -231,21 +215,20 @@ export class ContainerRuntime implements LabRuntime {
     }
   }
 
-  /** In the topology's order, as `inspect` lists them. */
   handles(): NodeHandle[] {
-    return this.topology.nodes.flatMap((n) => this.nodeHandles.get(n.name) ?? []);
+    return this.nodes.inOrder();
   }
 
   handle(name: string): NodeHandle | undefined {
-    return this.nodeHandles.get(name);
+    return this.nodes.get(name);
   }
 
   servicePort(address: string, service: string): number {
-    return this.services.servicePort(address, service);
+    return this.nodes.servicePort(address, service);
   }
 
   clockSettled(): Promise<void> {
-    return this.clockPush;
+    return this.nodes.clockSettled();
   }
 }
 
