@@ -125,6 +125,19 @@ export function failureReason(code: TransferErrorCode, scheme: NetScheme): strin
   }
 }
 
+/**
+ * A transfer that could not open. A peer certificate the router's trust refuses is logged
+ * as PKI logs it, and the failure carries that log line.
+ */
+function openFailure(r: Router, e: unknown, display: string, scheme: NetScheme): TransferFailure {
+  if (e instanceof CertificateError) {
+    const { mnemonic, text } = chainFailureLog(e.failure);
+    const m = r.log.emit('PKI', 3, mnemonic, text);
+    return new TransferFailure(failure(e, display, scheme, 'open').line, e, m.line);
+  }
+  return failure(e, display, scheme, 'open');
+}
+
 function failure(e: unknown, url: string, scheme: NetScheme, fallback: TransferPhase): TransferFailure {
   if (e instanceof TransferFailure) return e;
   if (e instanceof TransferError) {
@@ -229,13 +242,7 @@ export async function download(r: Router, req: DownloadRequest): Promise<Downloa
   try {
     dl = await client.download({ ...endpointFor(r, url, req.address, url.path, ac.signal, req.user), onEvent: (e) => req.onEvent?.(e) });
   } catch (e) {
-    if (e instanceof CertificateError) {
-      const { mnemonic, text } = chainFailureLog(e.failure);
-      const m = r.log.emit('PKI', 3, mnemonic, text);
-      const f = failure(e, display, url.scheme, 'open');
-      throw new TransferFailure(f.line, e, m.line);
-    }
-    throw failure(e, display, url.scheme, 'open');
+    throw openFailure(r, e, display, url.scheme);
   }
 
   // With the size announced (FTP SIZE, TFTP tsize, Content-Length) the space is reserved
@@ -369,12 +376,7 @@ export async function exchange(
     }
     return { status: res.status, text: Buffer.concat(chunks).toString('utf8') };
   } catch (e) {
-    if (e instanceof CertificateError) {
-      const { mnemonic, text } = chainFailureLog(e.failure);
-      const m = r.log.emit('PKI', 3, mnemonic, text);
-      throw new TransferFailure(failure(e, display, url.scheme, 'open').line, e, m.line);
-    }
-    throw failure(e, display, url.scheme, 'open');
+    throw openFailure(r, e, display, url.scheme);
   }
 }
 
@@ -396,12 +398,7 @@ export async function readHead(
   try {
     dl = await client.download(endpointFor(r, url, req.address, url.path, ac.signal, req.user));
   } catch (e) {
-    if (e instanceof CertificateError) {
-      const { mnemonic, text } = chainFailureLog(e.failure);
-      const m = r.log.emit('PKI', 3, mnemonic, text);
-      throw new TransferFailure(failure(e, display, url.scheme, 'open').line, e, m.line);
-    }
-    throw failure(e, display, url.scheme, 'open');
+    throw openFailure(r, e, display, url.scheme);
   }
   const held: Buffer[] = [];
   let n = 0;
