@@ -7,7 +7,6 @@
  * Ports: the well-known one when the process may bind it, a high one otherwise; routers
  * always dial the well-known port and `servicePort` maps it to the real one.
  */
-import { platform } from '../../router/platforms/profile.ts';
 import { SigningAuthority } from '../signing/SigningAuthority.ts';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -21,9 +20,8 @@ import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import type { LabClock } from '../clock/LabClock.ts';
 import { kindAdapter, type KindContext } from '../kinds/registry.ts';
 import type { RouterSpec } from '../kinds/router.ts';
-import type { ImageSeed } from '../topology/schema.ts';
 import type { Topology } from '../topology/schema.ts';
-import { ImageFactory } from './images.ts';
+import { ImageFactory, signingKeysOf } from './images.ts';
 import type { RuntimeOptions } from './index.ts';
 import { ServiceTable } from './services.ts';
 import { LocalNodeHandle } from './local.ts';
@@ -40,22 +38,6 @@ export interface EmbeddedOptions {
   log?: (line: string) => void;
 }
 
-/** Every signing key a topology's routers and images use (factory key storage, image signers, bundles). */
-function signingKeysOf(t: Topology): string[] {
-  const keys = new Set<string>();
-  for (const n of t.nodes) {
-    if (n.kind === 'router') {
-      const a = platform((n as RouterSpec).platform).authenticity;
-      for (const k of [...a.keys, ...a.rolloverKeys, a.rommonKey]) keys.add(k);
-    }
-    // Kinds own their specs now: any kind that seeds images lists them under `images`.
-    for (const img of ((n as { images?: ImageSeed[] }).images ?? [])) {
-      if (img.sign !== 'none') keys.add(img.sign);
-      for (const b of img.bundle) keys.add(b);
-    }
-  }
-  return [...keys];
-}
 
 export class EmbeddedRuntime implements LabRuntime {
   readonly name = 'embedded' as const;

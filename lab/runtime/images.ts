@@ -11,7 +11,9 @@ import { makeImage } from '../../router/image/format.ts';
 import type { KeyRecord } from '../../router/image/envelope.ts';
 import { parseKeyName, type SigningAuthority } from '../signing/SigningAuthority.ts';
 import type { BlobInfo, ContentStore } from '../../router/storage/ContentStore.ts';
-import type { ImageSeed } from '../topology/schema.ts';
+import { platform } from '../../router/platforms/profile.ts';
+import type { RouterSpec } from '../kinds/router.ts';
+import type { ImageSeed, Topology } from '../topology/schema.ts';
 
 export class ImageFactory {
   private readonly files = new Map<string, Promise<string>>();
@@ -97,4 +99,24 @@ export class ImageFactory {
     await mkdir(dirname(dest), { recursive: true });
     await copyFile(src, dest, fsc.COPYFILE_FICLONE);
   }
+}
+
+/**
+ * Every signing key a topology's routers and images use (factory key storage, image signers,
+ * bundles): a runtime makes them all once, before any node reads one.
+ */
+export function signingKeysOf(t: Topology): string[] {
+  const keys = new Set<string>();
+  for (const n of t.nodes) {
+    if (n.kind === 'router') {
+      const a = platform((n as RouterSpec).platform).authenticity;
+      for (const k of [...a.keys, ...a.rolloverKeys, a.rommonKey]) keys.add(k);
+    }
+    // Kinds own their specs: any kind that seeds images lists them under `images`.
+    for (const img of (n as { images?: ImageSeed[] }).images ?? []) {
+      if (img.sign !== 'none') keys.add(img.sign);
+      for (const b of img.bundle) keys.add(b);
+    }
+  }
+  return [...keys];
 }

@@ -18,19 +18,17 @@ import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { platform } from '../../router/platforms/profile.ts';
 import { loadOrCreateHostKey } from '../../router/access/hostKey.ts';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
 import { LabCa } from '../ca/LabCa.ts';
 import type { LabClock } from '../clock/LabClock.ts';
 import { pidAlive } from '../control/client.ts';
 import { kindAdapter } from '../kinds/registry.ts';
-import type { RouterSpec } from '../kinds/router.ts';
 import { parseKeyName, SigningAuthority } from '../signing/SigningAuthority.ts';
 import type { ImageSeed, NodeSpec, Topology } from '../topology/schema.ts';
 import type { AgentConfig } from './agent.ts';
 import { agentBundle } from './agentBundle.ts';
-import { ImageFactory } from './images.ts';
+import { ImageFactory, signingKeysOf } from './images.ts';
 import type { RuntimeOptions } from './index.ts';
 import { readNetnsRecord, removeNetnsRecord, writeNetnsRecord, type NetnsRecord } from './netnsRecord.ts';
 import { RemoteNodeHandle } from './protocol.ts';
@@ -183,21 +181,6 @@ export async function removeNetnsLeftovers(stateDir: string): Promise<string[]> 
 
 // ---- the runtime --------------------------------------------------------------------------
 
-/** Every signing key a topology's routers and images use (made here once, before any agent reads them). */
-function signingKeysOf(t: Topology): string[] {
-  const keys = new Set<string>();
-  for (const n of t.nodes) {
-    if (n.kind === 'router') {
-      const a = platform((n as RouterSpec).platform).authenticity;
-      for (const k of [...a.keys, ...a.rolloverKeys, a.rommonKey]) keys.add(k);
-    }
-    for (const img of (n as { images?: ImageSeed[] }).images ?? []) {
-      if (img.sign !== 'none') keys.add(img.sign);
-      for (const b of img.bundle) keys.add(b);
-    }
-  }
-  return [...keys];
-}
 
 /** A router's SSH host key file in the lab's state (made once, kept by `up --reset`). */
 export const hostKeyFile = (stateDir: string, node: string): string => join(stateDir, 'keys', node, 'ssh_host_ed25519_key');
