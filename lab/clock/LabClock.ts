@@ -89,6 +89,13 @@ export class LabClock implements Clock {
     const delta = ms - this.nowMs();
     if (delta > 0) this.advance(delta);
     else if (delta < -FOLLOW_SLACK_MS) this.set(new Date(ms));
+    // A step to a due time this clock has just passed (real time flows) still fires what is due.
+    else this.fireDue();
+  }
+
+  /** When the earliest timer falls due (ms since the epoch), or undefined when none is set. */
+  nextDue(): number | undefined {
+    return this.timers[0]?.due;
   }
 
   private setMs(ms: number): void {

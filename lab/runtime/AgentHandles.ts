@@ -1,11 +1,12 @@
 /**
  * The agents of a multi-process lab (netns, container) as the lab process holds them: their
  * handles in the topology's order, the ports they report, and the one lab clock, each move
- * posted to every agent. Both runtimes start agents their own way and share this.
+ * stepped through every agent's due times in order. Both runtimes start agents their own
+ * way and share this.
  */
 import type { LabClock } from '../clock/LabClock.ts';
 import type { Topology } from '../topology/schema.ts';
-import type { RemoteNodeHandle } from './protocol.ts';
+import type { ClockReply, RemoteNodeHandle } from './protocol.ts';
 import { ServiceTable } from './services.ts';
 import type { NodeHandle } from './types.ts';
 
@@ -40,11 +41,11 @@ export class AgentHandles {
     for (const [service, port] of Object.entries(handle.info().ports)) this.services.set(address, service, port);
   }
 
-  /** From now on every move of the lab clock goes to every agent, which fires its timers in order. */
+  /** From now on every move of the lab clock goes to every agent, timers firing in due order across them. */
   followClock(clock: LabClock): void {
     this.offClock = clock.onMove(() => {
-      const now = clock.now().getTime();
-      this.clockPush = this.clockPush.then(() => Promise.all([...this.byName.values()].map((h) => h.followClock(now).catch(() => undefined))).then(() => undefined));
+      const to = clock.now().getTime();
+      this.clockPush = this.clockPush.then(() => moveAgents(this.all(), to)).catch(() => undefined);
     });
   }
 
@@ -77,4 +78,37 @@ export class AgentHandles {
   clockSettled(): Promise<void> {
     return this.clockPush;
   }
+}
+
+/** A bound on the steps of one clock move, should a node keep setting timers at the time it stands at. */
+const MAX_CLOCK_STEPS = 10_000;
+
+interface Reply {
+  handle: RemoteNodeHandle;
+  reply: ClockReply;
+}
+
+/** Posts one move to agents in parallel; an agent that does not answer drops out of the move. */
+async function post(handles: RemoteNodeHandle[], to: number, hold = false): Promise<Reply[]> {
+  const replies = await Promise.all(handles.map((handle) => handle.moveClock(to, hold).then((reply) => ({ handle, reply }), () => undefined)));
+  return replies.filter((r): r is Reply => r !== undefined);
+}
+
+/**
+ * Moves every agent's clock to `to` with timers firing in due order across agents, as one
+ * clock would fire them. Each agent follows at once unless a timer of its falls due by
+ * `to` (then it holds and says when): with nothing due that is the whole move, one round
+ * trip. Otherwise the held agents step together to the earliest due time, fire what falls
+ * due there, report their next one, and their events reach the lab's listeners before the
+ * next step; when none falls due by `to` any more, they move to `to`.
+ */
+export async function moveAgents(agents: RemoteNodeHandle[], to: number): Promise<void> {
+  let held = (await post(agents, to, true)).filter((r) => r.reply.held);
+  for (let steps = 0; held.length && steps < MAX_CLOCK_STEPS; steps++) {
+    const dues = held.flatMap((r) => (r.reply.due !== null && r.reply.due <= to ? [r.reply.due] : []));
+    if (!dues.length) break;
+    held = await post(held.map((r) => r.handle), Math.min(...dues));
+    await Promise.all(held.map((r) => r.handle.eventsDelivered(r.reply.events)));
+  }
+  if (held.length) await post(held.map((r) => r.handle), to);
 }

@@ -6,8 +6,8 @@
  * (its spec from the topology, the address it binds, the lab's name and port table, the
  * lab clock's reading when it was written), the lab's content store and signing keys
  * (shared folders, written by rename so no reader sees half a file), its own state folder.
- * The lab process owns the clock: it posts every move (`POST /clock`) and this clock
- * follows, firing scheduled reloads in order. The agent ends when the lab asks
+ * The lab process owns the clock: it posts every move (`POST /clock`), stepping every
+ * agent through the due times in order, and this clock follows, firing what falls due. The agent ends when the lab asks
  * (`POST /stop`) or when its standard input closes (the lab process is gone).
  *
  * It prints `listening` once the socket answers and `started` once the node runs; a
@@ -104,7 +104,7 @@ export async function runAgent(configFile: string): Promise<void> {
     process.exit(code);
   };
 
-  protocol = new NodeProtocolServer(handle, { followClock: (ms) => clock.follow(ms), stop: () => stop(0) });
+  protocol = new NodeProtocolServer(handle, { clock, stop: () => stop(0) });
   for (const p of pending.splice(0)) protocol.push(p);
   await protocol.listen(cfg.socket);
   // The lab holds our standard input: when it closes, the lab process is gone, and so are we.

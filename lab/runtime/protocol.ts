@@ -13,8 +13,14 @@
  *   GET  /file?path=p                 ServerFile: size and MD5 of a file under the server's root
  *   GET  /events?since=n&wait=ms      { next, events }: syslog, state, log and warn events
  *                                     after sequence n, held up to `wait` ms until one comes
- *   POST /clock { now }               the lab clock moved: the node's clock follows to `now`
- *                                     (ms since the epoch), firing what falls due in order
+ *   POST /clock { now, hold? }        { now, due, held, events }: the lab clock moved; the
+ *                                     node's clock follows to `now` (ms since the epoch),
+ *                                     firing what falls due in order. With `hold`, a node
+ *                                     with a timer due by `now` stays put (`held`) and says
+ *                                     when (`due`), so the lab can step every node through
+ *                                     the due times in order; `due` is the next timer after
+ *                                     the move (null: none), `events` the event sequence
+ *                                     number once the timers fired
  *   POST /stop                        {} then the node stops and the agent exits
  *
  * A refused call answers 400 `{ error }` with the message the embedded runtime would throw.
@@ -40,8 +46,20 @@ interface Sequenced {
 
 /** What the agent adds to a node handle: the clock it follows and how it stops. */
 export interface AgentControls {
-  followClock(nowMs: number): void;
+  clock: { now(): Date; follow(ms: number): void; nextDue(): number | undefined };
   stop(): Promise<void>;
+}
+
+/** A node's answer to a clock move (`POST /clock`). */
+export interface ClockReply {
+  /** Where the node's clock stands (ms since the epoch). */
+  now: number;
+  /** Its earliest timer after the move, or null. */
+  due: number | null;
+  /** True when `hold` kept it from moving: a timer of its falls due by the target. */
+  held: boolean;
+  /** The event sequence number after the move: what fired is in the events up to it. */
+  events: number;
 }
 
 class BadRequest extends Error {}
@@ -101,6 +119,14 @@ export class NodeProtocolServer {
     return { next: this.seq, events: this.ring.filter((e) => e.seq > since).map((e) => e.event) };
   }
 
+  private moveClock(to: number, hold: boolean): ClockReply {
+    const c = this.controls.clock;
+    const due = c.nextDue();
+    const held = hold && due !== undefined && due <= to;
+    if (!held) c.follow(to);
+    return { now: c.now().getTime(), due: c.nextDue() ?? null, held, events: this.seq };
+  }
+
   private async route(req: IncomingMessage): Promise<unknown> {
     const url = new URL(req.url ?? '/', 'http://node');
     const m = req.method ?? 'GET';
@@ -132,8 +158,7 @@ export class NodeProtocolServer {
     }
     if (m === 'POST' && p === '/clock') {
       if (typeof b.now !== 'number' || !Number.isFinite(b.now)) throw new BadRequest('"now" must be ms since the epoch');
-      this.controls.followClock(b.now);
-      return { now: b.now };
+      return this.moveClock(b.now, b.hold === true);
     }
     if (m === 'POST' && p === '/stop') {
       setImmediate(() => void this.controls.stop());
@@ -186,6 +211,9 @@ export class RemoteNodeHandle implements NodeHandle {
   private readonly calls = new Agent({ keepAlive: true, maxSockets: 16 });
   private readonly poll = new Agent({ keepAlive: true, maxSockets: 1 });
   private polling = false;
+  /** The last event sequence number delivered to the listeners, and who waits for one. */
+  private delivered = 0;
+  private readonly deliveryWaiters = new Set<{ seq: number; done: () => void }>();
 
   constructor(
     readonly name: string,
@@ -263,7 +291,25 @@ export class RemoteNodeHandle implements NodeHandle {
   }
 
   async followClock(nowMs: number): Promise<void> {
-    await this.call('POST', '/clock', { now: nowMs });
+    await this.moveClock(nowMs);
+  }
+
+  /** Moves the node's clock to `nowMs`; with `hold`, not past a timer of its due by then. */
+  moveClock(nowMs: number, hold = false): Promise<ClockReply> {
+    return this.call('POST', '/clock', hold ? { now: nowMs, hold } : { now: nowMs });
+  }
+
+  /**
+   * Resolves once the listeners have had every event up to `seq` (a clock reply's
+   * `events`), or after `timeoutMs` when the agent stops answering.
+   */
+  eventsDelivered(seq: number, timeoutMs = 10_000): Promise<void> {
+    if (!this.polling || this.delivered >= seq) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const w = { seq, done: () => (clearTimeout(t), this.deliveryWaiters.delete(w), resolve()) };
+      const t = setTimeout(w.done, timeoutMs);
+      this.deliveryWaiters.add(w);
+    });
   }
 
   async stop(): Promise<void> {
@@ -289,6 +335,8 @@ export class RemoteNodeHandle implements NodeHandle {
             if (e.type === 'state') this.cached = { ...this.cached, state: e.state };
             for (const l of this.listeners) l(e);
           }
+          this.delivered = since;
+          for (const w of this.deliveryWaiters) if (w.seq <= since) w.done();
         } catch {
           // The agent is gone or going: stop() or the runtime says what happened.
           if (!this.polling) return;
@@ -300,6 +348,7 @@ export class RemoteNodeHandle implements NodeHandle {
 
   close(): void {
     this.polling = false;
+    for (const w of this.deliveryWaiters) w.done();
     this.calls.destroy();
     this.poll.destroy();
   }

@@ -13,6 +13,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labNetId } from '../../lab/runtime/netns.ts';
 import { pidAlive } from '../../lab/control/client.ts';
+import { Lab } from '../../lab/Lab.ts';
+import { randomLabSubnet } from '../helpers/net.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/flashlab.mjs');
 const SCENARIOS = resolve(import.meta.dirname, '../../scenarios');
@@ -125,4 +127,32 @@ describe('flashlab run --runtime netns', () => {
     expect(labs).toHaveLength(subset.length);
     for (const lab of labs) expect(thingsOf(lab)).toEqual([]);
   }, 900_000);
+});
+
+describe('one lab clock across node agents', () => {
+  it('fires timers of different nodes in due order, whatever order the agents are posted in', { timeout: 300_000 }, async () => {
+    // Reloads due in the reverse of the topology's order (the order moves are posted in): r1 last, r3 first.
+    const router = { kind: 'router', platform: 'isr4321', 'boot-seconds': 1, images: [{ name: 'isr4300-universalk9.16.10.01.SPA.bin', version: '16.10.1', size: '64KB' }] };
+    const lab = await Lab.start(
+      { name: 'clock-order', mgmt: { 'ipv4-subnet': randomLabSubnet() }, clock: { start: '2026-03-02T10:00:00Z', frozen: true }, topology: { nodes: { r1: router, r2: router, r3: router } } },
+      { runtime: 'netns', runtimeSubnet: randomSubnet(), stateDir: join(dir, 'clock-order'), reset: true },
+    );
+    try {
+      const reloads: string[] = [];
+      for (const name of ['r1', 'r2', 'r3']) {
+        lab.handle(name).subscribe((e) => {
+          if (e.type === 'syslog' && /%SYS-5-RELOAD:/.test(e.line)) reloads.push(`${name} ${/\d\d:\d\d:\d\d/.exec(e.line)?.[0]}`);
+        });
+      }
+      expect(await lab.exec('r1', 'reload in 9')).toMatch(/Reload scheduled in 9 minutes/);
+      expect(await lab.exec('r2', 'reload in 7')).toMatch(/Reload scheduled in 7 minutes/);
+      expect(await lab.exec('r3', 'reload in 5')).toMatch(/Reload scheduled in 5 minutes/);
+      lab.clock.advance(10 * 60_000);
+      await lab.clockSettled();
+      // Settled means each step's syslog has reached the lab already, in the order the timers fell due.
+      expect(reloads).toEqual(['r3 10:05:00', 'r2 10:07:00', 'r1 10:09:00']);
+    } finally {
+      await lab.stop();
+    }
+  });
 });

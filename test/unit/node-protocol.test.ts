@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabClock } from '../../lab/clock/LabClock.ts';
 import { EmbeddedRuntime } from '../../lab/runtime/embedded.ts';
+import { moveAgents } from '../../lab/runtime/AgentHandles.ts';
 import { LocalNodeHandle } from '../../lab/runtime/local.ts';
 import { NodeProtocolServer, RemoteNodeHandle } from '../../lab/runtime/protocol.ts';
 import { resolveTopology } from '../../lab/topology/load.ts';
@@ -25,7 +26,7 @@ const remotes: RemoteNodeHandle[] = [];
 /** Serves one of the embedded runtime's nodes over a socket, as an agent would. */
 async function serve(name: string): Promise<RemoteNodeHandle> {
   const local = runtime.handle(name) as LocalNodeHandle;
-  const server = new NodeProtocolServer(local, { followClock: (ms) => clock.follow(ms), stop: async () => {} });
+  const server = new NodeProtocolServer(local, { clock, stop: async () => {} });
   const socket = join(dir, `${name}.sock`);
   await server.listen(socket);
   servers.push(server);
@@ -110,5 +111,56 @@ describe('node protocol', () => {
     await r1.followClock(clock.now().getTime() + 5000);
     await expect.poll(async () => (await r1.routerStatus()).bootedAt !== before && (await r1.routerStatus()).state === 'running', { timeout: 10_000 }).toBe(true);
     off();
+  });
+
+  it('steps agents through their due times in order across nodes; with nothing due a move is one round trip each', async () => {
+    // Two "agents" with clocks of their own, as in two processes; each timer reports as an event.
+    const start = Date.parse('2026-03-01T10:00:00Z');
+    const minute = (m: number) => start + m * 60_000;
+    const agents = await Promise.all(
+      ['a', 'b'].map(async (name) => {
+        const own = new LabClock({ start: new Date(start), frozen: true });
+        const server = new NodeProtocolServer(runtime.handle('tftp')!, { clock: own, stop: async () => {} });
+        const socket = join(dir, `clock-${name}.sock`);
+        await server.listen(socket);
+        servers.push(server);
+        const remote = new RemoteNodeHandle(name, 'tftp', socket, '127.0.0.1');
+        remote.startEvents();
+        remotes.push(remote);
+        return { name, own, server, remote };
+      }),
+    );
+    const [a, b] = agents as [(typeof agents)[0], (typeof agents)[0]];
+    const received: string[] = [];
+    /** When each timer fired, where the other agent's clock stood (minutes past 10:00). */
+    const otherAt: { at: number; other: number }[] = [];
+    for (const x of agents) x.remote.subscribe((e) => e.type === 'log' && received.push(e.line));
+    const timer = (x: typeof a, other: typeof a, m: number) =>
+      x.own.at(new Date(minute(m)), () => {
+        x.server.push({ type: 'log', line: `${x.name} ${m}` });
+        otherAt.push({ at: m, other: (other.own.now().getTime() - start) / 60_000 });
+      });
+    timer(a, b, 9);
+    timer(a, b, 3);
+    timer(b, a, 5);
+    timer(b, a, 7);
+    const calls = new Map<string, number[]>();
+    for (const x of agents) {
+      const move = x.remote.moveClock.bind(x.remote);
+      x.remote.moveClock = (to, hold) => (calls.set(x.name, [...(calls.get(x.name) ?? []), (to - start) / 60_000]), move(to, hold));
+    }
+
+    await moveAgents([a.remote, b.remote], minute(10));
+    expect(received).toEqual(['a 3', 'b 5', 'b 7', 'a 9']);
+    // No agent ran ahead of a timer still to fire elsewhere.
+    expect(otherAt.map((o) => o.at)).toEqual([3, 5, 7, 9]);
+    for (const o of otherAt) expect(o.other).toBeLessThanOrEqual(o.at);
+    expect(a.own.now().getTime()).toBe(minute(10));
+    expect(b.own.now().getTime()).toBe(minute(10));
+
+    calls.clear();
+    await moveAgents([a.remote, b.remote], minute(20));
+    expect(Object.fromEntries(calls)).toEqual({ a: [20], b: [20] });
+    expect(b.own.now().getTime()).toBe(minute(20));
   });
 });
