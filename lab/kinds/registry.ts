@@ -4,7 +4,8 @@
  * into its spec, its runtime faults, how scenario checks read its log, lab-level checks
  * once addresses are known, and how to build the node. The topology file schema and
  * `flashlab schema` are assembled from this registry, so a new kind is its folder under
- * servers/, its adapter here, and one line below.
+ * servers/, its adapter here, and one line in `modules.ts` (which a node agent reads to load
+ * only its own kind).
  */
 import type { z } from 'zod';
 import type { LabClock } from '../clock/LabClock.ts';
@@ -15,12 +16,7 @@ import type { SigningAuthority } from '../signing/SigningAuthority.ts';
 import type { ServiceTable } from '../runtime/services.ts';
 import type { LabNode } from '../runtime/types.ts';
 import { buildTopologyFileSchema, type NodeSpec } from '../topology/schema.ts';
-import { dnsKind } from './dns.ts';
-import { ftpKind } from './ftp.ts';
-import { idaKind } from './ida.ts';
-import { routerKind } from './router.ts';
-import { smtpKind } from './smtp.ts';
-import { tftpKind } from './tftp.ts';
+import { KIND_MODULES } from './modules.ts';
 
 /** What the runtime hands an adapter: everything a node needs from the lab around it. */
 export interface KindContext {
@@ -134,9 +130,5 @@ export function topologyFileSchema(): ReturnType<typeof buildTopologyFileSchema>
   return fileSchema;
 }
 
-registerKind(routerKind);
-registerKind(ftpKind);
-registerKind(tftpKind);
-registerKind(dnsKind);
-registerKind(idaKind);
-registerKind(smtpKind);
+// Every kind, in the order `flashlab schema` lists them.
+for (const adapter of await Promise.all(Object.values(KIND_MODULES).map((load) => load()))) registerKind(adapter as unknown as KindAdapter);

@@ -15,13 +15,13 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadOrCreateHostKey } from '../../router/access/hostKey.ts';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
 import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
 import { HttpTransferClient } from '../../router/transfer/HttpTransferClient.ts';
 import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import { LabClock } from '../clock/LabClock.ts';
-import { kindAdapter, type KindContext } from '../kinds/registry.ts';
+import { loadKind } from '../kinds/modules.ts';
+import type { KindContext } from '../kinds/registry.ts';
 import { SigningAuthority } from '../signing/SigningAuthority.ts';
 import type { NodeSpec } from '../topology/schema.ts';
 import { ImageFactory } from './images.ts';
@@ -76,7 +76,8 @@ export async function runAgent(configFile: string): Promise<void> {
     stateDir: cfg.stateDir,
     address: cfg.address,
     wellKnownPorts: cfg.wellKnownPorts,
-    hostKey: cfg.hostKeyFile ? loadOrCreateHostKey(cfg.hostKeyFile) : '',
+    // ssh2 (the host key's format) only where there is one: a router.
+    hostKey: cfg.hostKeyFile ? (await import('../../router/access/hostKey.ts')).loadOrCreateHostKey(cfg.hostKeyFile) : '',
     services,
     images,
     authority,
@@ -87,7 +88,7 @@ export async function runAgent(configFile: string): Promise<void> {
     log: (line) => report('log', line),
     warn: (line) => report('warn', line),
   };
-  const node = kindAdapter(cfg.spec.kind).create(cfg.spec as never, ctx);
+  const node = (await loadKind(cfg.spec.kind)).create(cfg.spec as never, ctx);
   const handle = new LocalNodeHandle(node);
 
   let stopping = false;

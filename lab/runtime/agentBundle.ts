@@ -1,20 +1,24 @@
 /**
- * The node agent as one JavaScript file, so each agent process loads plain JavaScript
- * instead of compiling the TypeScript sources through tsx: measured on this project's
- * 2-core machine, loading the agent took 0.72 s of CPU bundled against 2.8 s through tsx,
- * and a lab starts one agent per node. Built with esbuild (tsx's own compiler) once per
- * lab process, written under `<package>/.flashlab/agent/` by content hash (temp file, then
- * rename, so labs starting side by side share one file); packages stay outside the bundle
- * and resolve from the package's node_modules. Each module's `import.meta.url` is its
+ * The node agent as plain JavaScript, so each agent process loads it instead of compiling
+ * the TypeScript sources through tsx: measured on this project's 2-core machine, loading the
+ * agent took 0.72 s of CPU bundled against 2.8 s through tsx, and a lab starts one agent per
+ * node. Split into chunks: the agent imports only its node's kind (`lab/kinds/modules.ts`),
+ * and each kind's code is a chunk of its own, so a router agent never loads the servers nor
+ * a server agent the router. Built with esbuild (tsx's own compiler) once per lab process,
+ * written under `<package>/.flashlab/agent/<content hash>/` (a temp folder, then rename, so
+ * labs starting side by side share one); packages stay outside the bundle and resolve from
+ * the package's node_modules. Each module's `import.meta.url` is its
  * source file's, as under tsx (platform profiles are found beside their module).
  * Anything going wrong here means agents start through `bin/flashlab.mjs node` instead.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Where esbuild places its output files by name (nothing is written there). */
+const OUT = join(packageRoot, '.flashlab', 'agent', 'out');
 let built: Promise<string | undefined> | undefined;
 
 /** The bundle's path, or undefined when it cannot be built here (then agents run through tsx). */
@@ -29,8 +33,13 @@ export function agentBundle(log?: (line: string) => void): Promise<string | unde
 async function build(): Promise<string> {
   const { build: esbuild } = await import('esbuild');
   const result = await esbuild({
-    entryPoints: [join(packageRoot, 'lab/runtime/agentMain.ts')],
+    entryPoints: { 'flashlab-agent': join(packageRoot, 'lab/runtime/agentMain.ts') },
     bundle: true,
+    // Each kind's code (and what only it uses) becomes a chunk the agent imports on demand.
+    splitting: true,
+    outdir: OUT,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunk-[hash]',
     platform: 'node',
     format: 'esm',
     target: 'node20',
@@ -49,14 +58,22 @@ async function build(): Promise<string> {
       },
     ],
   });
-  const code = result.outputFiles[0]!.contents;
-  const dir = join(packageRoot, '.flashlab', 'agent');
-  const file = join(dir, `flashlab-agent-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, code);
-    renameSync(tmp, file);
+  const files = result.outputFiles.map((f) => ({ name: relative(OUT, f.path), contents: f.contents })).sort((a, b) => a.name.localeCompare(b.name));
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(f.name).update('\0').update(f.contents);
+  const dir = join(packageRoot, '.flashlab', 'agent', hash.digest('hex').slice(0, 16));
+  if (!existsSync(dir)) {
+    // Written whole beside it, then renamed: a lab starting alongside sees all of it or none.
+    const tmp = `${dir}.${process.pid}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    for (const f of files) writeFileSync(join(tmp, f.name), f.contents);
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(dir)) throw e;
+    }
   }
-  return file;
+  return join(dir, 'flashlab-agent.mjs');
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { RouterNode } from '../kinds/router.ts';
+import type { RouterNode } from '../kinds/router.ts';
 import { ServerNode } from '../kinds/ServerNode.ts';
 import type { LabNode, NodeEvent, NodeHandle, NodeInfo, RouterStatus, ServerFile, TranscriptOptions, TranscriptReply } from './types.ts';
 
@@ -20,12 +20,20 @@ export async function md5OfFile(path: string): Promise<string> {
   return h.digest('hex');
 }
 
+/**
+ * By its kind, not `instanceof`: the router's class is known here as a type only, so a node
+ * agent running a server never loads the router's code.
+ */
+function isRouterNode(node: LabNode): node is RouterNode {
+  return node.kind === 'router';
+}
+
 export class LocalNodeHandle implements NodeHandle {
   private readonly listeners = new Set<(e: NodeEvent) => void>();
 
   constructor(readonly node: LabNode) {
     // Routers: every syslog line, from power-on, to whoever listens.
-    if (node instanceof RouterNode) node.router.log.onMessage((m) => this.emit({ type: 'syslog', line: m.line }));
+    if (isRouterNode(node)) node.router.log.onMessage((m) => this.emit({ type: 'syslog', line: m.line }));
   }
 
   get name(): string {
@@ -90,7 +98,7 @@ export class LocalNodeHandle implements NodeHandle {
   }
 
   private router(what: string): RouterNode {
-    if (!(this.node instanceof RouterNode)) throw new NodeCallError(`node "${this.name}" is a ${this.kind} node, not a router (${what} needs one)`);
+    if (!isRouterNode(this.node)) throw new NodeCallError(`node "${this.name}" is a ${this.kind} node, not a router (${what} needs one)`);
     return this.node;
   }
 }

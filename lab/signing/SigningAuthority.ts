@@ -11,7 +11,6 @@ import { createPrivateKey, generateKeyPair, randomBytes, type KeyObject } from '
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import { keyRecordOf, type KeyRecord, type KeyType, type Signer } from '../../router/image/envelope.ts';
 
 const generate = promisify(generateKeyPair);
@@ -93,7 +92,7 @@ export class SigningAuthority {
     let stored = this.keys[id];
     if (!stored) {
       const { privateKey } = await generate('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
-      stored = { privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, certificatePem: makeCertificate(k, privateKey) };
+      stored = { privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, certificatePem: await makeCertificate(k, privateKey) };
       this.keys[id] = stored;
       this.save();
     }
@@ -112,7 +111,9 @@ export class SigningAuthority {
 }
 
 /** A self-signed certificate for the signer: CN/OU/O and a serial `show software authenticity` prints. */
-function makeCertificate(k: KeyName, privateKey: KeyObject): string {
+async function makeCertificate(k: KeyName, privateKey: KeyObject): Promise<string> {
+  // Loaded here, the one place it is used: node agents read keys the lab made and never load it.
+  const { default: forge } = await import('node-forge');
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
   const fkey = forge.pki.privateKeyFromPem(pem);
   const cert = forge.pki.createCertificate();

@@ -69,7 +69,8 @@ function subnets(runtime: RuntimeName): { topology: string; runtime?: string } {
   if (runtime === 'embedded') return { topology: `127.${randomInt(100, 250)}.0.0/16` };
   // The container runtime picks a free subnet in 10.214.0.0/16 on the engine itself.
   if (runtime === 'container') return { topology: '127.77.0.0/24' };
-  return { topology: '127.77.0.0/24', runtime: `10.213.${randomInt(1, 255)}.0/24` };
+  // FLASHLAB_BENCH_NETNS_SUBNET pins it (engineers sharing a machine each keep to a range).
+  return { topology: '127.77.0.0/24', runtime: process.env.FLASHLAB_BENCH_NETNS_SUBNET ?? `10.213.${randomInt(1, 255)}.0/24` };
 }
 
 function routersTopology(n: number, subnet: string, extra: Record<string, unknown> = {}) {

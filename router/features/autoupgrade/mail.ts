@@ -5,7 +5,6 @@
  * the address is configured" (ANCHORS §1.9): no recipient or no server, no mail. A mail that
  * cannot go out is logged and never fails the upgrade.
  */
-import nodemailer from 'nodemailer';
 import type { Router } from '../../Router.ts';
 import { resolveHost } from '../../net/resolveHost.ts';
 import { transferTuning } from '../../transfer/TransferService.ts';
@@ -31,6 +30,8 @@ export async function sendStatusMail(r: Router, where: { recipient?: string; smt
     const address = await resolveHost(r, server, () => undefined, { signal: AbortSignal.timeout(SMTP_TIMEOUT_MS * 2), timeoutMs: transferTuning(r).dnsTimeoutMs });
     const verdict = r.egress.verdict(address, 'smtp');
     if (!verdict.allowed) throw new Error(`${address} is outside the lab (${verdict.reason})`);
+    // Loaded when a mail goes out: most routers never send one, and each would hold it in memory.
+    const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({
       host: address,
       port: r.env.servicePort(address, 'smtp'),
