@@ -58,6 +58,8 @@ export interface LabStartOptions {
   runtime?: RuntimeName;
   /** netns: the subnet of the nodes' namespaces (the topology's addresses move into it). */
   runtimeSubnet?: string;
+  /** container: the image each node runs (`up --image`; default FLASHLAB_IMAGE, else localhost/flashlab:latest). */
+  runtimeImage?: string;
   log?: (line: string) => void;
 }
 
@@ -133,6 +135,7 @@ export class Lab {
         wellKnownPorts: opts.wellKnownPorts,
         healthTimeoutMs: opts.healthTimeoutMs,
         subnet: opts.runtimeSubnet,
+        image: opts.runtimeImage,
         log: (line) => events.add(line),
       });
       await runtime.start();

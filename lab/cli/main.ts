@@ -71,6 +71,8 @@ interface UpOptions {
   child?: boolean;
   /** Which runtime runs the nodes (default embedded). */
   runtime?: string;
+  /** container: the image each node runs. */
+  image?: string;
 }
 
 function home(cmd: Command): string {
@@ -95,6 +97,7 @@ async function upForeground(topoPath: string, o: UpOptions, homeDir: string): Pr
       wellKnownPorts: !o.highPorts,
       runtime,
       runtimeSubnet: namespaced ? o.subnet : undefined,
+      runtimeImage: o.image,
       log,
     });
   } catch (e) {
@@ -159,6 +162,7 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }
+  if (o.image !== undefined && runtime !== 'container') throw new CliError(`--image names the image of --runtime container's nodes; this lab's runtime is ${runtime}`, 2);
   if (o.subnet && runtime === 'embedded') await relocatedTopology(topoPath, o.subnet);
   const stateDir = labStateDir(topo.name, { home: homeDir, stateDir: o.state });
   const status = labStatus(stateDir);
@@ -176,6 +180,7 @@ async function up(topologyArg: string | undefined, o: UpOptions, cmd: Command): 
   if (o.highPorts) args.push('--high-ports');
   if (o.subnet) args.push('--subnet', o.subnet);
   args.push('--runtime', runtime);
+  if (o.image) args.push('--image', o.image);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: process.env });
   closeSync(fd);
   // Progress while the nodes start: the count now, a dot a second on a terminal, the time at the end.
@@ -588,6 +593,7 @@ export function program(): Command {
     .option('--subnet <cidr>', 'move every address of the topology into this loopback subnet (e.g. 127.88.0.0/24)')
     .option('--state <dir>', 'state folder (default <home>/<lab name>)')
     .addOption(new Option('--runtime <runtime>', 'what runs the nodes: embedded (this process, loopback), netns (a process and a network namespace per node; root), container').choices(['embedded', 'netns', 'container']).default('embedded'))
+    .option('--image <ref>', 'container: the image each node runs (default $FLASHLAB_IMAGE, else localhost/flashlab:latest)')
     .addOption(new Option('--child').hideHelp())
     .action(up);
 
@@ -719,6 +725,7 @@ export function program(): Command {
     .option('--state <dir>', 'parent folder of the per-scenario lab state (default: the temp folder)')
     .option('--keep-state', "keep each scenario's lab state after the run")
     .option('--runtime <runtime>', 'what runs each lab: embedded (default), netns (root), container')
+    .option('--image <ref>', 'container: the image each node runs (default $FLASHLAB_IMAGE, else localhost/flashlab:latest)')
     .option('--check', 'only validate the files')
     .allowUnknownOption()
     .action(run);

@@ -20,6 +20,8 @@ export interface RuntimeOptions {
    * loopback addresses are moved at the same host offsets (default 10.213.0.0/24).
    */
   subnet?: string;
+  /** container: the image each node's container runs (default FLASHLAB_IMAGE, else localhost/flashlab:latest). */
+  image?: string;
   log?: (line: string) => void;
 }
 

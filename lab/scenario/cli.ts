@@ -36,6 +36,8 @@ export interface RunCommandOptions {
   subnet?: string;
   /** Which runtime runs each lab: embedded (default), netns, container. */
   runtime?: string;
+  /** container: the image each node runs (default FLASHLAB_IMAGE, else localhost/flashlab:latest). */
+  image?: string;
   /** Keep each scenario's lab state after the run. */
   keepState?: boolean;
   /** Only validate the files. */
@@ -46,7 +48,7 @@ export interface RunCommandOptions {
   color?: boolean;
 }
 
-const USAGE = `usage: flashlab run [--reports <dir>] [--topology <file>] [--subnet <cidr>] [--runtime embedded|netns|container] [--state <dir>] [--keep-state] [--check] [files or folders...]`;
+const USAGE = `usage: flashlab run [--reports <dir>] [--topology <file>] [--subnet <cidr>] [--runtime embedded|netns|container] [--image <ref>] [--state <dir>] [--keep-state] [--check] [files or folders...]`;
 
 /**
  * `flashlab run` passes its arguments through unparsed (the command belongs to this module):
@@ -55,7 +57,7 @@ const USAGE = `usage: flashlab run [--reports <dir>] [--topology <file>] [--subn
 export function parseRunArgs(args: string[], base: RunCommandOptions = {}): { paths: string[]; options: RunCommandOptions; error?: string } {
   const options: RunCommandOptions = { ...base };
   const paths: string[] = [];
-  const valued: Record<string, keyof RunCommandOptions> = { '--reports': 'reports', '--topology': 'topology', '--subnet': 'subnet', '--state': 'stateDir', '--runtime': 'runtime' };
+  const valued: Record<string, keyof RunCommandOptions> = { '--reports': 'reports', '--topology': 'topology', '--subnet': 'subnet', '--state': 'stateDir', '--runtime': 'runtime', '--image': 'image' };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -127,6 +129,21 @@ export async function runCommand(rawPaths: string[], rawOptions: RunCommandOptio
     err(`${(e as Error).message}\n`);
     return 2;
   }
+  if (options.image !== undefined && runtime !== 'container') {
+    err(`--image names the image of --runtime container's nodes; this run's runtime is ${runtime}\n`);
+    return 2;
+  }
+  if (runtime === 'container') {
+    // A missing image fails every scenario the same way: said once, before any lab starts.
+    const { containerImage, requireImage } = await import('../runtime/container/ContainerRuntime.ts');
+    const { ContainerEngine } = await import('../runtime/container/engine.ts');
+    try {
+      await requireImage(containerImage(options.image), new ContainerEngine());
+    } catch (e) {
+      err(`${(e as Error).message}\n`);
+      return 2;
+    }
+  }
   // Namespaced nodes keep the topology's addresses at their offsets inside their own subnet.
   const namespaced = runtime !== 'embedded';
   const started = new Date();
@@ -178,6 +195,7 @@ export async function runCommand(rawPaths: string[], rawOptions: RunCommandOptio
         subnet: namespaced ? undefined : options.subnet,
         runtime,
         runtimeSubnet: namespaced ? options.subnet : undefined,
+        runtimeImage: options.image,
         keepState: options.keepState,
         onEvent,
       }),

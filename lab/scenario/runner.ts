@@ -87,6 +87,8 @@ export interface RunOptions {
   runtime?: RuntimeName;
   /** netns: the namespaces' subnet (default 10.213.0.0/24). */
   runtimeSubnet?: string;
+  /** container: the image each node runs. */
+  runtimeImage?: string;
   onEvent?: (e: RunEvent) => void;
 }
 
@@ -746,7 +748,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   try {
     const topology = opts.subnet ? relocate(scenario.topology, opts.subnet) : scenario.topology;
     try {
-      lab = await Lab.start(topology, { stateDir, reset: true, wellKnownPorts: opts.wellKnownPorts, runtime: opts.runtime, runtimeSubnet: opts.runtimeSubnet });
+      lab = await Lab.start(topology, { stateDir, reset: true, wellKnownPorts: opts.wellKnownPorts, runtime: opts.runtime, runtimeSubnet: opts.runtimeSubnet, runtimeImage: opts.runtimeImage });
     } catch (e) {
       result.status = 'error';
       result.error = `lab did not start: ${(e as Error).message}`;

@@ -148,6 +148,15 @@ topology:
     expect(r.stderr.trim()).toBe('bad.yml:4: topology.nodes.r1.flash.bootflash: expected a size like 2MB');
   });
 
+  it('--image is for the container runtime: up and run refuse it elsewhere, starting nothing', () => {
+    const up = flashlab(['up', topo, '--image', 'localhost/flashlab:mine']);
+    expect(up.stderr).toMatch(/--image names the image of --runtime container's nodes; this lab's runtime is embedded/);
+    expect(up.code).toBe(2);
+    const run = flashlab(['run', '--runtime', 'netns', '--image', 'localhost/flashlab:mine', '--reports', join(dir, 'reports-image')]);
+    expect(run.stderr).toMatch(/--image names the image of --runtime container's nodes; this run's runtime is netns/);
+    expect(run.code).toBe(2);
+  });
+
   it('up --subnet refuses a subnet outside loopback, naming it', () => {
     const r = flashlab(['up', topo, '--subnet', '10.0.0.0/24']);
     expect(r.code).toBe(1);

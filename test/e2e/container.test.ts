@@ -36,7 +36,9 @@ describe.skipIf(problem !== undefined)(`flashlab on a container engine${problem 
   const engine = new ContainerEngine();
   const home = mkdtempSync(join(tmpdir(), 'flashlab-containers-'));
   const env = { ...process.env, FLASHLAB_IMAGE: IMAGE };
-  const flashlab = (args: string[], timeoutMs = 300_000) => tryCommand(process.execPath, [BIN, '--home', home, ...args], { env, timeoutMs });
+  const flashlab = (args: string[], timeoutMs = 300_000, environment = env) => tryCommand(process.execPath, [BIN, '--home', home, ...args], { env: environment, timeoutMs });
+  /** An image no engine has: FLASHLAB_IMAGE names it where `--image` must win. */
+  const missing = `localhost/flashlab-missing:run-${process.pid}`;
   // The default lab (two routers and the servers) under a name no other run uses.
   const lab = uniqueLabName('ct');
   const topology = join(home, `${lab}.yml`);
@@ -103,8 +105,20 @@ describe.skipIf(problem !== undefined)(`flashlab on a container engine${problem 
     expect(await leftovers(lab)).toEqual({ containers: [], networks: [], volumes: [] });
   }, 600_000);
 
+  it('up --image names a missing image and how to build it; run --image says so once, before any lab', async () => {
+    const up = await flashlab(['up', topology, '--runtime', 'container', '--image', missing]);
+    expect(up.out).toContain(`no image ${missing} on the container engine: build it first, "podman build -f Containerfile -t ${missing} ."`);
+    expect(up.code).toBe(1);
+    expect(await leftovers(lab)).toEqual({ containers: [], networks: [], volumes: [] });
+    const run = await flashlab(['run', '--runtime', 'container', '--image', missing, '--reports', join(home, 'reports-missing'), 'scenarios/upgrade-tftp.yml']);
+    expect(run.out).toContain(`no image ${missing} on the container engine`);
+    expect(run.out).not.toContain('[1/1]');
+    expect(run.code).toBe(2);
+  }, 120_000);
+
   it('down --force removes the containers, network and volume of a lab whose process was killed', async () => {
-    const up = await flashlab(['up', topology, '--runtime', 'container']);
+    // The image given by --image, over a FLASHLAB_IMAGE the engine lacks: the option wins.
+    const up = await flashlab(['up', topology, '--runtime', 'container', '--image', IMAGE], 300_000, { ...process.env, FLASHLAB_IMAGE: missing });
     expect(up.code).toBe(0);
     const pid = Number(/\(pid (\d+),/.exec(up.out)?.[1]);
     expect(pid).toBeGreaterThan(0);
@@ -122,7 +136,7 @@ describe.skipIf(problem !== undefined)(`flashlab on a container engine${problem 
   it('run --runtime container passes the upgrade, low-flash and failure-injection scenarios', async () => {
     const reports = join(home, 'reports');
     mkdirSync(join(home, 'runs'));
-    const run = await flashlab(['run', '--runtime', 'container', '--state', join(home, 'runs'), '--reports', reports, 'scenarios/upgrade-tftp.yml', 'scenarios/fail-low-flash.yml', 'scenarios/fail-tftp-loss-stall.yml'], 900_000);
+    const run = await flashlab(['run', '--runtime', 'container', '--image', IMAGE, '--state', join(home, 'runs'), '--reports', reports, 'scenarios/upgrade-tftp.yml', 'scenarios/fail-low-flash.yml', 'scenarios/fail-tftp-loss-stall.yml'], 900_000);
     expect(run.out).toContain('3/3 scenarios passed');
     expect(run.code).toBe(0);
     expect(readFileSync(join(reports, 'report.md'), 'utf8')).toContain('container (one container per node)');

@@ -40,8 +40,19 @@ const AGENT_START_MS = 180_000;
 
 export class ContainerRuntimeError extends Error {}
 
-/** The image to run: FLASHLAB_IMAGE, else the repository's image. */
-export const containerImage = (env: NodeJS.ProcessEnv = process.env): string => env.FLASHLAB_IMAGE || DEFAULT_IMAGE;
+/** The image to run: `--image` (given), else FLASHLAB_IMAGE, else the repository's image. */
+export const containerImage = (given?: string, env: NodeJS.ProcessEnv = process.env): string => given || env.FLASHLAB_IMAGE || DEFAULT_IMAGE;
+
+/**
+ * Refuses, naming the image and how to build it, when the engine lacks it: `up` never
+ * builds or pulls. Also asked by `flashlab run` once, before any scenario's lab.
+ */
+export async function requireImage(image: string, engine: ContainerEngine): Promise<void> {
+  await engine.ping();
+  if (!(await engine.imageExists(image))) {
+    throw new ContainerRuntimeError(`no image ${image} on the container engine: build it first, "podman build -f Containerfile -t ${image} ." (or docker build; npm ci before)`);
+  }
+}
 
 /**
  * Removes what a container lab on this state folder made: containers (the agents get
@@ -86,7 +97,7 @@ export class ContainerRuntime implements LabRuntime {
 
   constructor(
     readonly topology: Topology,
-    private readonly opts: RuntimeOptions & { engine?: ContainerEngine; image?: string },
+    private readonly opts: RuntimeOptions & { engine?: ContainerEngine },
   ) {
     this.engine = opts.engine ?? new ContainerEngine();
     this.nodes = new AgentHandles(topology, opts.log, this.warnings);
@@ -98,11 +109,8 @@ export class ContainerRuntime implements LabRuntime {
   }
 
   async start(): Promise<void> {
-    const image = this.opts.image ?? containerImage();
-    await this.engine.ping();
-    if (!(await this.engine.imageExists(image))) {
-      throw new ContainerRuntimeError(`no image ${image} on the container engine: build it first (podman build -t ${image} -f Containerfile . , or docker build; npm ci before)`);
-    }
+    const image = containerImage(this.opts.image);
+    await requireImage(image, this.engine);
     // A lab killed before its `down` left these behind: they go first.
     for (const line of await removeContainerLeftovers(this.stateDir, this.engine, this.topology.name)) this.opts.log?.(`left by an earlier run: ${line}`);
     const other = await this.engine.labObjects(this.topology.name);
