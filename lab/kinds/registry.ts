@@ -37,7 +37,8 @@ export interface KindContext {
   authority: SigningAuthority;
   /** Every node of the lab with the address it really binds (the DNS table). */
   addresses(): { name: string; address: string }[];
-  transfer: Record<'tftp' | 'ftp', TransferClient> & Partial<Record<'http' | 'https', TransferClient>>;
+  /** The clients routers dial out with; absent in a node agent running a server (servers never dial out). */
+  transfer?: Record<'tftp' | 'ftp', TransferClient> & Partial<Record<'http' | 'https', TransferClient>>;
   /** This node's interfaces the topology's links connect. */
   links: string[];
   /** CIDRs outside the lab that routers may reach (`mgmt.external`); empty: sealed. */

@@ -135,6 +135,7 @@ export class RouterNode extends BaseNode {
   ) {
     super();
     const profile = platform(spec.platform);
+    if (!ctx.transfer) throw new Error(`${spec.name}: a router needs the lab's transfer clients`);
     this.loginGuard = new LoginGuard({ owner: `${spec.name} ssh`, log: ctx.log });
     this.router = new Router({
       name: spec.name,

@@ -16,9 +16,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
-import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
-import { HttpTransferClient } from '../../router/transfer/HttpTransferClient.ts';
-import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import { LabClock } from '../clock/LabClock.ts';
 import { loadKind } from '../kinds/modules.ts';
 import type { KindContext } from '../kinds/registry.ts';
@@ -82,7 +79,8 @@ export async function runAgent(configFile: string): Promise<void> {
     images,
     authority,
     addresses: () => cfg.addresses,
-    transfer: { tftp: new TftpTransferClient(), ftp: new FtpTransferClient(), http: new HttpTransferClient('http'), https: new HttpTransferClient('https') },
+    // Only routers dial out: a server's agent never loads the clients.
+    transfer: cfg.spec.kind === 'router' ? (await import('./transferClients.ts')).transferClients() : undefined,
     links: cfg.links,
     external: cfg.external,
     log: (line) => report('log', line),

@@ -13,10 +13,6 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadOrCreateHostKey } from '../../router/access/hostKey.ts';
 import { ContentStore } from '../../router/storage/ContentStore.ts';
-import { FtpTransferClient } from '../../router/transfer/FtpTransferClient.ts';
-import { HttpTransferClient } from '../../router/transfer/HttpTransferClient.ts';
-import type { TransferClient } from '../../router/transfer/types.ts';
-import { TftpTransferClient } from '../../servers/tftp/TftpClient.ts';
 import type { LabClock } from '../clock/LabClock.ts';
 import { kindAdapter, type KindContext } from '../kinds/registry.ts';
 import type { RouterSpec } from '../kinds/router.ts';
@@ -25,6 +21,7 @@ import { ImageFactory, signingKeysOf } from './images.ts';
 import type { RuntimeOptions } from './index.ts';
 import { ServiceTable } from './services.ts';
 import { LocalNodeHandle } from './local.ts';
+import { transferClients } from './transferClients.ts';
 import type { LabNode, LabRuntime, NodeHandle, NodeInfo } from './types.ts';
 
 export interface EmbeddedOptions {
@@ -64,7 +61,7 @@ export class EmbeddedRuntime implements LabRuntime {
     this.authority = new SigningAuthority(opts.stateDir);
     this.images = new ImageFactory(join(opts.stateDir, 'images'), this.store, this.authority);
     // One client of each per lab: they hold no per-router state.
-    this.transfer = { tftp: new TftpTransferClient(), ftp: new FtpTransferClient(), http: new HttpTransferClient('http'), https: new HttpTransferClient('https') };
+    this.transfer = transferClients();
   }
 
   servicePort(address: string, service: string): number {
