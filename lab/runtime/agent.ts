@@ -7,8 +7,9 @@
  * lab clock's reading when it was written), the lab's content store and signing keys
  * (shared folders, written by rename so no reader sees half a file), its own state folder.
  * The lab process owns the clock: it posts every move (`POST /clock`), stepping every
- * agent through the due times in order, and this clock follows, firing what falls due. The agent ends when the lab asks
- * (`POST /stop`) or when its standard input closes (the lab process is gone).
+ * agent through the due times in order, and this clock follows, firing what falls due.
+ * The agent ends when the lab asks (`POST /stop`) or when its standard input closes (the
+ * lab process is gone).
  *
  * It prints `listening` once the socket answers and `started` once the node runs; a
  * failure goes to standard error and the exit status is 1.

@@ -290,10 +290,6 @@ export class RemoteNodeHandle implements NodeHandle {
     return this.call('GET', `/file?path=${encodeURIComponent(path)}`);
   }
 
-  async followClock(nowMs: number): Promise<void> {
-    await this.moveClock(nowMs);
-  }
-
   /** Moves the node's clock to `nowMs`; with `hold`, not past a timer of its due by then. */
   moveClock(nowMs: number, hold = false): Promise<ClockReply> {
     return this.call('POST', '/clock', hold ? { now: nowMs, hold } : { now: nowMs });

@@ -107,8 +107,8 @@ describe('node protocol', () => {
     const out = await r1.exec(['reload in 10']);
     expect(out).toMatch(/Reload scheduled/);
     // The "lab" clock moves in another object; the node's clock follows through the protocol.
-    await r1.followClock(clock.now().getTime() + 10 * 60_000 + 1000);
-    await r1.followClock(clock.now().getTime() + 5000);
+    await r1.moveClock(clock.now().getTime() + 10 * 60_000 + 1000);
+    await r1.moveClock(clock.now().getTime() + 5000);
     await expect.poll(async () => (await r1.routerStatus()).bootedAt !== before && (await r1.routerStatus()).state === 'running', { timeout: 10_000 }).toBe(true);
     off();
   });
