@@ -113,6 +113,17 @@ describe('node protocol', () => {
     off();
   });
 
+  it('a call on a kept-alive socket the agent just closed is sent again, not lost (EPIPE under load)', async () => {
+    const r1 = remotes.find((r) => r.name === 'r1')!;
+    expect(await r1.healthy()).toBe(true);
+    // The agent drops its idle connections, as an idle timeout would, just as the next call goes out on one.
+    const server = servers[0] as unknown as { server: import('node:http').Server };
+    server.server.closeIdleConnections();
+    expect(await r1.exec(['show clock'])).toMatch(/UTC/);
+    server.server.closeIdleConnections();
+    expect((await r1.routerStatus()).state).toBe('running');
+  });
+
   it('steps agents through their due times in order across nodes; with nothing due a move is one round trip each', async () => {
     // Two "agents" with clocks of their own, as in two processes; each timer reports as an event.
     const start = Date.parse('2026-03-01T10:00:00Z');
