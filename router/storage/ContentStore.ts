@@ -48,6 +48,13 @@ const HASH_RE = /^[0-9a-f]{64}$/;
  * on libuv's four threads); with a queue, chunks arriving during a write go down in one writev.
  */
 const WRITE_HIGH_WATER = 2 * 1024 * 1024;
+/**
+ * Bytes gathered in memory before they go to the write stream. A TFTP download hands over one
+ * 512-byte block at a time, and an idle WriteStream dispatches every chunk as its own fs.write
+ * (a libuv thread woken per block: 18 % of a 4-router fleet's main thread); staged, that is
+ * one write and one hash update per 128 KiB.
+ */
+const STAGE_BYTES = 128 * 1024;
 
 /** A blob being written: chunks go to a temp file while its sha256 runs. */
 export class BlobWriter {
@@ -55,6 +62,9 @@ export class BlobWriter {
   private readonly out: WriteStream;
   private done = false;
   private failure?: Error;
+  /** Chunks accepted but not yet handed to the stream (fewer than STAGE_BYTES bytes). */
+  private staged: Buffer[] = [];
+  private stagedBytes = 0;
   /** Bytes accepted so far. */
   bytes = 0;
 
@@ -68,17 +78,21 @@ export class BlobWriter {
   }
 
   /**
-   * Appends a chunk. Resolves at once while less than WRITE_HIGH_WATER waits for the disk,
-   * else once it drained, so a fast source cannot outrun the disk. Chunks that queue behind
-   * a write in flight go down together in one writev. A failed write rejects the next call
-   * and `finish`, so no blob is ever named after a short write.
+   * Appends a chunk. Small chunks are staged until STAGE_BYTES gathered, then go to the
+   * stream as one buffer. Resolves at once while less than WRITE_HIGH_WATER waits for the
+   * disk, else once it drained, so a fast source cannot outrun the disk (at most
+   * STAGE_BYTES more sit in memory). Chunks that queue behind a write in flight go down
+   * together in one writev. A failed write rejects the next call and `finish`, so no blob
+   * is ever named after a short write.
    */
   write(chunk: Buffer): Promise<void> {
     if (this.done) return Promise.reject(new Error('blob writer already closed'));
     if (this.failure) return Promise.reject(this.failure);
-    this.sha.update(chunk);
     this.bytes += chunk.length;
-    if (this.out.write(chunk)) return Promise.resolve();
+    this.staged.push(chunk);
+    this.stagedBytes += chunk.length;
+    if (this.stagedBytes < STAGE_BYTES) return Promise.resolve();
+    if (this.flush()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const settle = () => {
         this.out.off('drain', settle);
@@ -92,10 +106,21 @@ export class BlobWriter {
     });
   }
 
+  /** Hashes the staged chunks and hands them to the stream as one buffer; the stream's write() answer. */
+  private flush(): boolean {
+    if (this.stagedBytes === 0) return true;
+    const buf = this.staged.length === 1 ? this.staged[0]! : Buffer.concat(this.staged, this.stagedBytes);
+    this.staged = [];
+    this.stagedBytes = 0;
+    this.sha.update(buf);
+    return this.out.write(buf);
+  }
+
   /** Closes the temp file and names it by its hash (deduplicating against an existing blob). */
   async finish(): Promise<BlobInfo> {
     if (this.done) throw new Error('blob writer already closed');
     this.done = true;
+    if (!this.failure) this.flush();
     await this.close();
     if (this.failure) {
       await rm(this.tmpPath, { force: true });
@@ -110,6 +135,8 @@ export class BlobWriter {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    this.staged = [];
+    this.stagedBytes = 0;
     await this.close().catch(() => undefined);
     await rm(this.tmpPath, { force: true });
   }
