@@ -6,7 +6,9 @@
  * lab process, written under `<package>/.flashlab/agent/` by content hash (temp file, then
  * rename, so labs starting side by side share one file); packages stay outside the bundle
  * and resolve from the package's node_modules. Each module's `import.meta.url` is its
- * source file's, as under tsx (platform profiles are found beside their module).
+ * source file's, as under tsx (platform profiles are found beside their module). The TFTP
+ * server's session worker is bundled the same way into a file of its own, which the agent
+ * bundle names (an esbuild `define` of FLASHLAB_TFTP_WORKER_BUNDLE).
  * Anything going wrong here means agents start through `bin/flashlab.mjs node` instead.
  */
 import { createHash } from 'node:crypto';
@@ -27,9 +29,17 @@ export function agentBundle(log?: (line: string) => void): Promise<string | unde
 }
 
 async function build(): Promise<string> {
+  // The TFTP server's session worker is a file of its own (a worker thread loads a file);
+  // the agent bundle names it, so its TFTP server starts the bundled worker, not tsx.
+  const worker = await bundle('servers/tftp/sessionWorker.ts', 'flashlab-tftp-worker', {});
+  return bundle('lab/runtime/agentMain.ts', 'flashlab-agent', { FLASHLAB_TFTP_WORKER_BUNDLE: JSON.stringify(worker) });
+}
+
+/** Bundles one entry point and writes it under a name by content hash; returns its path. */
+async function bundle(entry: string, name: string, define: Record<string, string>): Promise<string> {
   const { build: esbuild } = await import('esbuild');
   const result = await esbuild({
-    entryPoints: [join(packageRoot, 'lab/runtime/agentMain.ts')],
+    entryPoints: [join(packageRoot, entry)],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -37,6 +47,7 @@ async function build(): Promise<string> {
     packages: 'external',
     write: false,
     logLevel: 'silent',
+    define,
     plugins: [
       {
         name: 'source-import-meta-url',
@@ -51,7 +62,7 @@ async function build(): Promise<string> {
   });
   const code = result.outputFiles[0]!.contents;
   const dir = join(packageRoot, '.flashlab', 'agent');
-  const file = join(dir, `flashlab-agent-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+  const file = join(dir, `${name}-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
   if (!existsSync(file)) {
     mkdirSync(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;

@@ -252,9 +252,11 @@ export class TftpServer extends EventEmitter implements SessionHost {
   }
 
   private async open(key: string, req: RequestPacket, peer: Peer): Promise<void> {
-    if (this.pool) {
+    // In a worker when the pool has one (else, all of them lost, here).
+    const remote = this.pool?.open(key, req, peer);
+    if (remote) {
       this.starting.delete(key);
-      this.sessions.set(key, this.pool.open(key, req, peer));
+      this.sessions.set(key, remote);
       return;
     }
     const sock = createUdpSocket(this.settings.address);

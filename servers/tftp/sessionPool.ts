@@ -213,11 +213,11 @@ export class SessionPool {
     return this.workers.length;
   }
 
-  /** Hands a new transfer to the worker with the fewest running. */
-  open(key: string, req: RequestPacket, peer: Peer): RemoteSession {
+  /** Hands a new transfer to the worker with the fewest running; undefined when none is left. */
+  open(key: string, req: RequestPacket, peer: Peer): RemoteSession | undefined {
     let best: PooledWorker | undefined;
     for (const w of this.workers) if (!w.dead && (!best || w.sessions.size < best.sessions.size)) best = w;
-    if (!best) throw new Error('no TFTP session worker left');
+    if (!best) return undefined;
     const s = new RemoteSession(this.nextId++, key, best, req, new Date());
     best.sessions.set(s.id, s);
     best.post({ t: 'open', id: s.id, key, req, peer });
