@@ -49,12 +49,15 @@ const HASH_RE = /^[0-9a-f]{64}$/;
  */
 const WRITE_HIGH_WATER = 2 * 1024 * 1024;
 /**
- * Bytes gathered in memory before they go to the write stream. A TFTP download hands over one
- * 512-byte block at a time, and an idle WriteStream dispatches every chunk as its own fs.write
- * (a libuv thread woken per block: 18 % of a 4-router fleet's main thread); staged, that is
- * one write and one hash update per 128 KiB.
+ * Bytes gathered in memory before they go to the disk. An idle WriteStream dispatches every
+ * chunk as its own fs.write, and each dispatch wakes a libuv thread: one per 512-byte TFTP
+ * block was 18 % of a 4-router fleet's main thread, and on a busy 2-core machine the woken
+ * thread often preempts the one that woke it. Staged, a TFTP download costs one write and
+ * one hash update per 512 KiB, and an FTP download's socket chunks go down together.
  */
-const STAGE_BYTES = 128 * 1024;
+const STAGE_BYTES = 512 * 1024;
+/** Staged chunks smaller than this on average are joined into one buffer (one hash call), larger ones go down as one writev. */
+const JOIN_BELOW = 16 * 1024;
 
 /** A blob being written: chunks go to a temp file while its sha256 runs. */
 export class BlobWriter {
@@ -78,8 +81,8 @@ export class BlobWriter {
   }
 
   /**
-   * Appends a chunk. Small chunks are staged until STAGE_BYTES gathered, then go to the
-   * stream as one buffer. Resolves at once while less than WRITE_HIGH_WATER waits for the
+   * Appends a chunk. Chunks are staged until STAGE_BYTES gathered, then go to the stream
+   * together. Resolves at once while less than WRITE_HIGH_WATER waits for the
    * disk, else once it drained, so a fast source cannot outrun the disk (at most
    * STAGE_BYTES more sit in memory). Chunks that queue behind a write in flight go down
    * together in one writev. A failed write rejects the next call and `finish`, so no blob
@@ -106,14 +109,27 @@ export class BlobWriter {
     });
   }
 
-  /** Hashes the staged chunks and hands them to the stream as one buffer; the stream's write() answer. */
+  /** Hashes the staged chunks and hands them to the stream in one go; the stream's write() answer. */
   private flush(): boolean {
     if (this.stagedBytes === 0) return true;
-    const buf = this.staged.length === 1 ? this.staged[0]! : Buffer.concat(this.staged, this.stagedBytes);
+    const chunks = this.staged;
+    const bytes = this.stagedBytes;
     this.staged = [];
     this.stagedBytes = 0;
-    this.sha.update(buf);
-    return this.out.write(buf);
+    if (chunks.length === 1 || bytes / chunks.length < JOIN_BELOW) {
+      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
+      this.sha.update(buf);
+      return this.out.write(buf);
+    }
+    // Large chunks: no copy; corked, they reach the disk in one writev.
+    this.out.cork();
+    let more = true;
+    for (const c of chunks) {
+      this.sha.update(c);
+      more = this.out.write(c);
+    }
+    this.out.uncork();
+    return more;
   }
 
   /** Closes the temp file and names it by its hash (deduplicating against an existing blob). */

@@ -112,9 +112,18 @@ describe('ContentStore', () => {
     expect(tmpFiles()).toEqual([]);
   });
 
+  it('socket-sized chunks go down together (one writev) and land byte for byte', async () => {
+    const data = randomBytes(1300 * 1024 + 5);
+    const w = store.createWriter();
+    for (let at = 0; at < data.length; at += 100 * 1024) await w.write(data.subarray(at, at + 100 * 1024));
+    const info = await w.finish();
+    expect(info).toEqual({ hash: createHash('sha256').update(data).digest('hex'), size: data.length });
+    expect(readFileSync(store.path(info.hash)).equals(data)).toBe(true);
+  });
+
   it('an abort with chunks staged and written leaves no temp file and no blob', async () => {
     const w = store.createWriter();
-    for (let i = 0; i < 600; i++) await w.write(Buffer.alloc(512, i));
+    for (let i = 0; i < 1500; i++) await w.write(Buffer.alloc(512, i)); // 750 KiB: one stage written, the rest staged
     await w.abort();
     await expect(w.write(Buffer.alloc(1))).rejects.toThrow(/closed/);
     expect(tmpFiles()).toEqual([]);
