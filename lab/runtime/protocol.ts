@@ -159,6 +159,9 @@ export class NodeProtocolServer {
     // Long-polled event requests must not be cut by the default timeouts.
     server.requestTimeout = 0;
     server.headersTimeout = 0;
+    // The lab keeps its connections alive between calls; an agent that closed idle ones after
+    // 5 s (Node's default) raced the lab's next call on the same socket (EPIPE under load).
+    server.keepAliveTimeout = 0;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -196,7 +199,7 @@ export class RemoteNodeHandle implements NodeHandle {
     this.cached = { name, kind, state: 'created', address, ports: {} };
   }
 
-  private call<T>(method: 'GET' | 'POST', path: string, body?: unknown, agent = this.calls): Promise<T> {
+  private call<T>(method: 'GET' | 'POST', path: string, body?: unknown, agent = this.calls, retried = false): Promise<T> {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<T>((resolve, reject) => {
       const req = request(
@@ -217,7 +220,13 @@ export class RemoteNodeHandle implements NodeHandle {
           res.on('error', reject);
         },
       );
-      req.on('error', (e) => reject(new Error(`${this.name}: node agent unreachable (${(e as NodeJS.ErrnoException).code ?? e.message})`)));
+      req.on('error', (e) => {
+        const code = (e as NodeJS.ErrnoException).code;
+        // A kept-alive socket can die under a request that was never read (the agent closed
+        // it as the request went out): that request never ran, so it is sent once more.
+        if (req.reusedSocket && !retried && (code === 'ECONNRESET' || code === 'EPIPE')) return resolve(this.call<T>(method, path, body, agent, true));
+        reject(new Error(`${this.name}: node agent unreachable (${code ?? e.message})`));
+      });
       req.end(data);
     });
   }

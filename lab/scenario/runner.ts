@@ -716,6 +716,11 @@ async function runStep(run: ScenarioRun, step: Step): Promise<void> {
 }
 
 /** Runs one scenario on a lab of its own. Never throws: trouble ends up in the result. */
+/** A scenario whose lab never became usable: every step is listed as skipped. */
+function skipEveryStep(result: ScenarioResult, scenario: Scenario): void {
+  for (const step of scenario.steps) result.steps.push({ index: step.index, label: stepLabel(step), kind: step.kind, line: step.line, status: 'skipped', ms: 0, exchanges: [], notes: [] });
+}
+
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<ScenarioResult> {
   const emit = opts.onEvent ?? (() => {});
   const startedAt = new Date();
@@ -750,11 +755,18 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     } catch (e) {
       result.status = 'error';
       result.error = `lab did not start: ${(e as Error).message}`;
-      for (const step of scenario.steps) result.steps.push({ index: step.index, label: stepLabel(step), kind: step.kind, line: step.line, status: 'skipped', ms: 0, exchanges: [], notes: [] });
+      skipEveryStep(result, scenario);
       return result;
     }
     emit({ type: 'lab-ready', scenario, ms: Date.now() - t0, stateDir });
-    run = await ScenarioRun.open(lab, scenario);
+    try {
+      run = await ScenarioRun.open(lab, scenario);
+    } catch (e) {
+      result.status = 'error';
+      result.error = `lab did not answer: ${(e as Error).message}`;
+      skipEveryStep(result, scenario);
+      return result;
+    }
     let failed = false;
     for (const step of scenario.steps) {
       const label = stepLabel(step);
@@ -768,8 +780,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       run.exchanges = r.exchanges;
       run.notes = r.notes;
       const s0 = Date.now();
-      const logMarks = await serverLogMarks(lab);
+      let logMarks = new Map<string, number>();
       try {
+        logMarks = await serverLogMarks(lab);
         await runStep(run, step);
         r.status = 'passed';
       } catch (e) {

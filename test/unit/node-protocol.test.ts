@@ -111,4 +111,14 @@ describe('node protocol', () => {
     await expect.poll(async () => (await r1.routerStatus()).bootedAt !== before && (await r1.routerStatus()).state === 'running', { timeout: 10_000 }).toBe(true);
     off();
   });
+  it('a call on a kept-alive socket the agent just closed is sent again, not lost (EPIPE under load)', async () => {
+    const r1 = remotes.find((r) => r.name === 'r1')!;
+    expect(await r1.healthy()).toBe(true);
+    // The agent drops its idle connections, as an idle timeout would, just as the next call goes out on one.
+    const server = servers[0] as unknown as { server: import('node:http').Server };
+    server.server.closeIdleConnections();
+    expect(await r1.exec(['show clock'])).toMatch(/UTC/);
+    server.server.closeIdleConnections();
+    expect((await r1.routerStatus()).state).toBe('running');
+  });
 });
