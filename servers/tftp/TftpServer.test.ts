@@ -12,6 +12,7 @@ import { TftpServer, type TftpLogEntry } from './TftpServer.ts';
 import { TftpTransferClient, type TftpClientOptions } from './TftpClient.ts';
 import { TransferError } from '../../router/transfer/types.ts';
 import { decode, encodeAck, encodeData, encodeError, encodeRequest, type TftpPacket } from './packets.ts';
+import { randomLoopback } from '../../test/helpers/net.ts';
 
 const HOST = '127.0.0.1';
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
@@ -736,5 +737,15 @@ describe('session worker threads', () => {
     } finally {
       await srv.stop();
     }
+  });
+});
+
+describe('client source address', () => {
+  it("sends from the router's own address, so routers on one host are told apart", async () => {
+    const mark = server.log.length;
+    const own = randomLoopback();
+    const d = await client().download({ host: HOST, port: server.port, path: 'small.txt', localAddress: own });
+    for await (const _ of d.body);
+    expect((await logged('small.txt', mark)).peer.startsWith(`${own}:`)).toBe(true);
   });
 });
