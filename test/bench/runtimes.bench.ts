@@ -63,6 +63,8 @@ async function child<T>(args: string[]): Promise<T | string> {
     const m = (e as Error).message;
     if (/needs root/.test(m)) return 'needs root';
     if (/no container engine at/.test(m)) return 'no container engine';
+    // The table keeps a line; the whole of what the child said goes to stderr.
+    console.error(`runtimes child ${args.join(' ')} failed:\n${m}`);
     return `failed: ${m.split('\n').slice(-2).join(' ').slice(0, 160)}`;
   }
 }
