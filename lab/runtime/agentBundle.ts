@@ -8,7 +8,9 @@
  * written under `<package>/.flashlab/agent/<content hash>/` (a temp folder, then rename, so
  * labs starting side by side share one); packages stay outside the bundle and resolve from
  * the package's node_modules. Each module's `import.meta.url` is its
- * source file's, as under tsx (platform profiles are found beside their module).
+ * source file's, as under tsx (platform profiles are found beside their module). The TFTP
+ * server's session worker is bundled the same way into a file of its own, which the agent
+ * bundle names (an esbuild `define` of FLASHLAB_TFTP_WORKER_BUNDLE).
  * Anything going wrong here means agents start through `bin/flashlab.mjs node` instead.
  */
 import { createHash } from 'node:crypto';
@@ -31,32 +33,18 @@ export function agentBundle(log?: (line: string) => void): Promise<string | unde
 }
 
 async function build(): Promise<string> {
+  // The TFTP server's session worker is a file of its own (a worker thread loads a file);
+  // the agent bundle names it, so its TFTP server starts the bundled worker, not tsx.
+  const worker = await buildWorker();
   const { build: esbuild } = await import('esbuild');
   const result = await esbuild({
+    ...esbuildOptions({ FLASHLAB_TFTP_WORKER_BUNDLE: JSON.stringify(worker) }),
     entryPoints: { 'flashlab-agent': join(packageRoot, 'lab/runtime/agentMain.ts') },
-    bundle: true,
     // Each kind's code (and what only it uses) becomes a chunk the agent imports on demand.
     splitting: true,
     outdir: OUT,
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunk-[hash]',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    write: false,
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'source-import-meta-url',
-        setup(b) {
-          b.onLoad({ filter: /\.ts$/ }, (args) => {
-            const text = readFileSync(args.path, 'utf8');
-            return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts' };
-          });
-        },
-      },
-    ],
   });
   const files = result.outputFiles.map((f) => ({ name: relative(OUT, f.path), contents: f.contents })).sort((a, b) => a.name.localeCompare(b.name));
   const hash = createHash('sha256');
@@ -76,4 +64,45 @@ async function build(): Promise<string> {
     }
   }
   return join(dir, 'flashlab-agent.mjs');
+}
+
+/** The TFTP session worker as one file, named by its content hash; returns its path. */
+async function buildWorker(): Promise<string> {
+  const { build: esbuild } = await import('esbuild');
+  const result = await esbuild({ ...esbuildOptions({}), entryPoints: [join(packageRoot, 'servers/tftp/sessionWorker.ts')] });
+  const code = result.outputFiles[0]!.contents;
+  const dir = join(packageRoot, '.flashlab', 'agent');
+  const file = join(dir, `flashlab-tftp-worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, code);
+    renameSync(tmp, file);
+  }
+  return file;
+}
+
+/** What both builds share: Node 20 ESM, packages left to node_modules, sources' own URLs. */
+function esbuildOptions(define: Record<string, string>) {
+  return {
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    write: false,
+    logLevel: 'silent',
+    define,
+    plugins: [
+      {
+        name: 'source-import-meta-url',
+        setup(b: import('esbuild').PluginBuild) {
+          b.onLoad({ filter: /\.ts$/ }, (args) => {
+            const text = readFileSync(args.path, 'utf8');
+            return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts' as const };
+          });
+        },
+      },
+    ],
+  } satisfies import('esbuild').BuildOptions;
 }

@@ -167,7 +167,10 @@ export function endpointFor(r: Router, url: NetUrl & { host: string }, address: 
   const ep: TransferEndpoint = { host: address, port: r.env.servicePort(address, scheme.service), path, signal, timeoutSec: transferTuning(r).timeoutSec };
   if (scheme.tcp) ep.connectTimeoutSec = tcpSynwaitSec(r);
   if (scheme.credentials === 'ftp') Object.assign(ep, ftpCredentials(r, url, sessionUser), { passive: cfg.ftpPassive });
-  if (url.scheme === 'tftp' && cfg.tftpBlocksize !== undefined) ep.blksize = cfg.tftpBlocksize;
+  if (url.scheme === 'tftp') {
+    if (cfg.tftpBlocksize !== undefined) ep.blksize = cfg.tftpBlocksize;
+    ep.localAddress = r.address;
+  }
   if (scheme.credentials === 'http') {
     const user = url.user ?? cfg.httpUsername;
     if (user !== undefined) Object.assign(ep, { username: user, password: url.password ?? cfg.httpPassword ?? '' });

@@ -63,6 +63,12 @@ export interface TransferEndpoint {
   onProgress?: (bytesSoFar: number) => void;
   /** TFTP: a timeout or an out-of-order block on the way (IOS prints `.` and `O` among the marks). */
   onEvent?: (event: 'timeout' | 'out-of-order') => void;
+  /**
+   * TFTP: the router's own address, which its datagrams come from (as IOS sources them from
+   * its interface). Without it every embedded router would send from 127.0.0.1, one client
+   * to the server's per-client limit.
+   */
+  localAddress?: string;
   /** TFTP block size (`ip tftp blocksize`), 512 when not set. */
   blksize?: number;
   /** FTP passive mode (`ip ftp passive`, default on). */

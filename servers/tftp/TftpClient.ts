@@ -4,6 +4,7 @@
  * windowsize when asked for) and a server that ignores them gets plain RFC 1350.
  */
 import type dgram from 'node:dgram';
+import { isIP } from 'node:net';
 import type { Writable } from 'node:stream';
 import {
   TransferError,
@@ -58,6 +59,7 @@ export interface TftpClientOptions {
 
 interface Settings {
   host: string;
+  localAddress?: string;
   port: number;
   path: string;
   blksize: number;
@@ -93,6 +95,7 @@ export class TftpTransferClient implements TransferClient {
     const timeoutMs = Math.max(0.05, ep.timeoutSec ?? d.timeoutSec ?? 5) * 1000;
     return {
       host: ep.host,
+      localAddress: ep.localAddress,
       port: ep.port,
       path: ep.path,
       blksize: clamp(Math.floor(ep.blksize ?? d.blksize ?? DEFAULT_BLKSIZE), MIN_BLKSIZE, MAX_BLKSIZE),
@@ -390,8 +393,14 @@ class ClientTransfer {
       }
     });
     this.sock = sock;
+    // From the router's own address when it has one of the server's family here, else any.
+    const local = this.s.localAddress;
+    const from = local !== undefined && isIP(local) === isIP(this.s.host) ? local : undefined;
     try {
-      await bindSocket(sock, 0);
+      await bindSocket(sock, 0, from).catch((err: unknown) => {
+        if (from === undefined) throw err;
+        return bindSocket(sock, 0); // that address is not on this host (a test's router)
+      });
     } catch (err) {
       this.close();
       throw new TransferError('protocol', 'open', `cannot bind a UDP socket: ${(err as Error).message}`);

@@ -12,6 +12,7 @@ import { TftpServer, type TftpLogEntry } from './TftpServer.ts';
 import { TftpTransferClient, type TftpClientOptions } from './TftpClient.ts';
 import { TransferError } from '../../router/transfer/types.ts';
 import { decode, encodeAck, encodeData, encodeError, encodeRequest, type TftpPacket } from './packets.ts';
+import { randomLoopback } from '../../test/helpers/net.ts';
 
 const HOST = '127.0.0.1';
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
@@ -662,5 +663,89 @@ describe('client against servers without option support', () => {
     } finally {
       srv.close();
     }
+  });
+});
+
+describe('session worker threads', () => {
+  it('serves concurrent downloads from its workers, with a fault set while they run', async () => {
+    const srv = new TftpServer({ port: 0, root, workers: 2 });
+    await srv.start();
+    try {
+      expect(srv.workerThreads).toBe(2);
+      // Set after start: the workers hear of it before the next request they take.
+      srv.setFaults({ dropEveryN: 7 });
+      const events: string[][] = [];
+      const runs = Array.from({ length: 6 }, async (_, i) => {
+        events[i] = [];
+        const d = await client().download({ host: HOST, port: srv.port, path: 'k200.bin', blksize: 1468, onEvent: (e) => events[i]!.push(e) });
+        const parts: Buffer[] = [];
+        for await (const b of d.body) parts.push(b);
+        return Buffer.concat(parts);
+      });
+      for (const data of await Promise.all(runs)) expect(md5(data)).toBe(md5(files['k200.bin']!));
+      // Every 7th packet dropped: each lock-step download waited out a lost block at least once.
+      for (const e of events) expect(e).toContain('timeout');
+      for (let i = 0; i < 100 && srv.log.length < 6; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(srv.log.map((e) => [e.file, e.outcome, e.bytes])).toEqual(Array.from({ length: 6 }, () => ['k200.bin', 'ok', files['k200.bin']!.length]));
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('a worker transfer stalled by a runtime fault times out and its upload leaves nothing', async () => {
+    const srv = new TftpServer({ port: 0, root, allowWrite: true, allowCreate: true, retries: 1, workers: 2 });
+    await srv.start();
+    try {
+      srv.setFaults({ stallAfterBytes: 50_000 });
+      const e = await rejection(send('up/stalled-in-worker.bin', files['k200.bin']!, { blksize: 1468, srv }));
+      expect([e.code, e.phase]).toEqual(['timeout', 'write']);
+      expect((await logged('up/stalled-in-worker.bin', 0, srv)).outcome).toBe('timeout');
+      expect(fs.existsSync(path.join(root, 'up/stalled-in-worker.bin'))).toBe(false);
+      expect(partFiles(path.join(root, 'up'))).toEqual([]);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('stop ends transfers running in workers: logged as aborted, temp files gone, before it resolves', async () => {
+    const srv = new TftpServer({ port: 0, root, allowWrite: true, allowCreate: true, workers: 2 });
+    await srv.start();
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    async function* slowBody(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(4096, 1); // the server has a temp file once this lands
+      await held;
+    }
+    const upload = client().upload({ host: HOST, port: srv.port, path: 'up/cut-short.bin' }, slowBody(), 8192).catch((e: unknown) => e);
+    for (let i = 0; i < 200 && partFiles(path.join(root, 'up')).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(partFiles(path.join(root, 'up')).length).toBe(1);
+    await srv.stop();
+    expect(srv.log.filter((e) => e.file === 'up/cut-short.bin').map((e) => e.outcome)).toEqual(['aborted']);
+    expect(partFiles(path.join(root, 'up'))).toEqual([]);
+    expect(fs.existsSync(path.join(root, 'up/cut-short.bin'))).toBe(false);
+    release();
+    expect(await upload).toBeInstanceOf(TransferError);
+  });
+
+  it('workers: 0 keeps every transfer in the server thread', async () => {
+    const srv = new TftpServer({ port: 0, root, workers: 0 });
+    await srv.start();
+    try {
+      expect(srv.workerThreads).toBe(0);
+      const { data } = await fetch('k200.bin', { srv });
+      expect(md5(data)).toBe(md5(files['k200.bin']!));
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('client source address', () => {
+  it("sends from the router's own address, so routers on one host are told apart", async () => {
+    const mark = server.log.length;
+    const own = randomLoopback();
+    const d = await client().download({ host: HOST, port: server.port, path: 'small.txt', localAddress: own });
+    for await (const _ of d.body);
+    expect((await logged('small.txt', mark)).peer.startsWith(`${own}:`)).toBe(true);
   });
 });

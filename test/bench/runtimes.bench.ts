@@ -12,6 +12,7 @@
  *
  *   npm run bench -- runtimes
  *   FLASHLAB_BENCH_FLEET=100 npm run bench -- runtimes
+ *   FLASHLAB_BENCH_RUNTIMES=embedded,netns FLASHLAB_BENCH_RUNTIME_ROUTERS=0 npm run bench -- runtimes   (fleet only)
  *
  * The container column builds the repository's image once for the run (a per-run tag,
  * removed after) and runs every node in a container of it; without an engine it says why.
@@ -27,15 +28,26 @@ import { table } from './common.ts';
 import { ContainerEngine } from '../../lab/runtime/container/engine.ts';
 import type { FleetResult, ScaleResult } from './runtimes.child.ts';
 
-const RUNTIMES = ['embedded', 'netns', 'container'];
+/** Every runtime, or those FLASHLAB_BENCH_RUNTIMES names (comma-separated: `embedded,netns`). */
+const RUNTIMES = runtimesToRun();
+
+function runtimesToRun(): string[] {
+  const all = ['embedded', 'netns', 'container'];
+  const raw = process.env.FLASHLAB_BENCH_RUNTIMES;
+  if (raw === undefined || raw.trim() === '') return all;
+  const names = raw.split(',').map((x) => x.trim());
+  const unknown = names.filter((x) => !all.includes(x));
+  if (unknown.length > 0 || names.length === 0) throw new Error(`FLASHLAB_BENCH_RUNTIMES names runtimes from: ${all.join(', ')}`);
+  return all.filter((x) => names.includes(x));
+}
 
 const MB = 1e6;
 const MiB = 1024 * 1024;
 
-function intEnv(name: string, fallback: number, max: number): number {
+function intEnv(name: string, fallback: number, max: number, min = 1): number {
   const raw = process.env[name];
   const v = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`${name} must be a whole number from 1 to ${max}`);
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be a whole number from ${min} to ${max}`);
   return v;
 }
 
@@ -51,6 +63,8 @@ async function child<T>(args: string[]): Promise<T | string> {
     const m = (e as Error).message;
     if (/needs root/.test(m)) return 'needs root';
     if (/no container engine at/.test(m)) return 'no container engine';
+    // The table keeps a line; the whole of what the child said goes to stderr.
+    console.error(`runtimes child ${args.join(' ')} failed:\n${m}`);
     return `failed: ${m.split('\n').slice(-2).join(' ').slice(0, 160)}`;
   }
 }
@@ -63,11 +77,12 @@ async function concurrentCurl(url: string, n: number): Promise<{ s: number; ok: 
 }
 
 export async function run(): Promise<void> {
-  const routers = intEnv('FLASHLAB_BENCH_RUNTIME_ROUTERS', 20, 250);
+  // 0 skips the scale figure (a fleet-only run).
+  const routers = intEnv('FLASHLAB_BENCH_RUNTIME_ROUTERS', 20, 250, 0);
   const fleetN = intEnv('FLASHLAB_BENCH_FLEET', 4, 250);
   const fleetMiB = intEnv('FLASHLAB_BENCH_FLEET_MB', 64, 1024);
   console.log(`runtimes: ${RUNTIMES.join(', ')}; node ${process.version}; unpinned; MB = 10^6 bytes`);
-  await buildContainerImage();
+  if (RUNTIMES.includes('container')) await buildContainerImage();
   try {
     await measure(routers, fleetN, fleetMiB);
   } finally {
@@ -94,6 +109,11 @@ async function buildContainerImage(): Promise<void> {
 }
 
 async function measure(routers: number, fleetN: number, fleetMiB: number): Promise<void> {
+  if (routers > 0) await measureScale(routers);
+  await measureFleet(fleetN, fleetMiB);
+}
+
+async function measureScale(routers: number): Promise<void> {
   const scale = new Map<string, ScaleResult | string>();
   for (const rt of RUNTIMES) scale.set(rt, await child<ScaleResult>(['scale', rt, String(routers)]));
   const cell = (rt: string, f: (r: ScaleResult) => string) => {
@@ -113,7 +133,9 @@ async function measure(routers: number, fleetN: number, fleetMiB: number): Promi
       ],
     ),
   );
+}
 
+async function measureFleet(fleetN: number, fleetMiB: number): Promise<void> {
   // Fleet copy: the C servers first, on the same file size, in this run.
   const dir = mkdtempSync(path.join(tmpdir(), 'flashlab-bench-fleet-peer-'));
   const bytes = fleetMiB * MiB;

@@ -101,6 +101,43 @@ describe('ContentStore', () => {
     expect(tmpFiles()).toEqual([]);
   });
 
+  it('TFTP-sized chunks are staged and still hash and land byte for byte', async () => {
+    // 512-byte blocks with an odd tail: some bytes are still staged when finish() runs.
+    const data = randomBytes(300 * 1024 + 77);
+    const w = store.createWriter();
+    for (let at = 0; at < data.length; at += 512) await w.write(data.subarray(at, at + 512));
+    const info = await w.finish();
+    expect(info).toEqual({ hash: createHash('sha256').update(data).digest('hex'), size: data.length });
+    expect(readFileSync(store.path(info.hash)).equals(data)).toBe(true);
+    expect(tmpFiles()).toEqual([]);
+  });
+
+  it('socket-sized chunks go down together (one writev) and land byte for byte', async () => {
+    const data = randomBytes(1300 * 1024 + 5);
+    const w = store.createWriter();
+    for (let at = 0; at < data.length; at += 100 * 1024) await w.write(data.subarray(at, at + 100 * 1024));
+    const info = await w.finish();
+    expect(info).toEqual({ hash: createHash('sha256').update(data).digest('hex'), size: data.length });
+    expect(readFileSync(store.path(info.hash)).equals(data)).toBe(true);
+  });
+
+  it('an abort with chunks staged and written leaves no temp file and no blob', async () => {
+    const w = store.createWriter();
+    for (let i = 0; i < 1500; i++) await w.write(Buffer.alloc(512, i)); // 750 KiB: one stage written, the rest staged
+    await w.abort();
+    await expect(w.write(Buffer.alloc(1))).rejects.toThrow(/closed/);
+    expect(tmpFiles()).toEqual([]);
+    expect(readdirSync(store.blobDir)).toEqual([]);
+  });
+
+  it('a disk failure behind staged small chunks fails finish and names no blob', async () => {
+    const w = new BlobWriter(store, join(dir, 'no-such-folder', 'blob.tmp'));
+    // Fewer bytes than one stage: nothing reached the disk before finish flushes them.
+    for (let i = 0; i < 4; i++) await w.write(Buffer.alloc(512, i)).catch(() => undefined);
+    await expect(w.finish()).rejects.toThrow(/ENOENT/);
+    expect(readdirSync(store.blobDir)).toEqual([]);
+  });
+
   it('gc removes blobs no longer referenced', async () => {
     const a = await store.ingestBuffer(Buffer.from('a'));
     const b = await store.ingestBuffer(Buffer.from('b'));
