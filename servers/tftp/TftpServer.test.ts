@@ -281,6 +281,27 @@ describe('downloads', () => {
     }
   });
 
+  it('another request from the same port starts a new transfer at once, even while the old one is ending', async () => {
+    const raw = await Raw.open();
+    try {
+      for (let i = 0; i < 10; i++) {
+        raw.send(encodeRequest('RRQ', 'k200.bin', 'octet', [['timeout', '3']]), server.port);
+        const old = await raw.next();
+        expect(old.p).toEqual({ op: 'OACK', options: new Map([['timeout', '3']]) });
+        // The client gives up on that transfer and asks again, differently, on the same port:
+        // the new request may reach the server before the old session has read the ERROR.
+        raw.send(encodeError(0, 'bye'), old.port);
+        raw.send(encodeRequest('RRQ', 'k200.bin', 'octet', [['timeout', '1']]), server.port);
+        const next = await raw.next();
+        expect(next.p).toEqual({ op: 'OACK', options: new Map([['timeout', '1']]) });
+        expect(next.port).not.toBe(old.port);
+        raw.send(encodeError(0, 'bye'), next.port);
+      }
+    } finally {
+      raw.close();
+    }
+  });
+
   it('netascii mode converts LF to CR LF', async () => {
     const raw = await Raw.open();
     try {

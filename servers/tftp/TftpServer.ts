@@ -74,6 +74,8 @@ export class TftpServer extends EventEmitter implements SessionHost {
   private pool: SessionPool | null = null;
   private readonly sessions = new Map<string, SessionHandle>();
   private readonly starting = new Set<string>();
+  /** The request each client port's transfer began with: the same one again is a repeat. */
+  private readonly requests = new Map<string, Buffer>();
   private stopped = false;
 
   constructor(private readonly opts: TftpServerOptions) {
@@ -183,7 +185,10 @@ export class TftpServer extends EventEmitter implements SessionHost {
 
   /** @internal */
   forget(key: string, s: SessionHandle): void {
-    if (this.sessions.get(key) === s) this.sessions.delete(key);
+    if (this.sessions.get(key) === s) {
+      this.sessions.delete(key);
+      this.requests.delete(key);
+    }
   }
 
   /** @internal a request handed back by a session worker: its transfer had ended. */
@@ -213,9 +218,11 @@ export class TftpServer extends EventEmitter implements SessionHost {
     const key = `${peer.address}:${peer.port}`;
     const existing = this.sessions.get(key);
     if (existing) {
-      // A repeated request means our first answer was lost; a new one after a finished
-      // transfer (the client reused its port) ends the old session's dally.
-      if (!existing.finished) {
+      // The same request again means our first answer was lost; any other request from that
+      // port means the client moved on (it reused its port): the old transfer, running or
+      // dallying, ends. Only the bytes decide: a session worker may not yet have read the
+      // ERROR that ended the old transfer when the new request reaches this socket.
+      if (!existing.finished && this.requests.get(key)?.equals(msg)) {
         existing.repeat(msg, peer);
         return;
       }
@@ -231,6 +238,7 @@ export class TftpServer extends EventEmitter implements SessionHost {
       return;
     }
     this.starting.add(key);
+    this.requests.set(key, Buffer.from(msg));
     void this.open(key, p, peer);
   }
 
