@@ -368,7 +368,8 @@ export class NetnsRuntime implements LabRuntime {
     });
     const lines = createInterface({ input: child.stdout! });
     await new Promise<void>((ok, fail) => {
-      const t = setTimeout(() => fail(new NetnsError(`${spec.name}: the node agent did not start within ${Math.round((deadline - Date.now()) / 1000)} s`)), Math.max(1000, deadline - Date.now()));
+      const waitMs = Math.max(1000, deadline - Date.now());
+      const t = setTimeout(() => fail(new NetnsError(`${spec.name}: the node agent did not start within ${Math.round(waitMs / 1000)} s`)), waitMs);
       lines.on('line', (l) => {
         if (l === 'started') {
           clearTimeout(t);
