@@ -28,8 +28,11 @@ export class LabClock implements Clock {
   private readonly moveListeners = new Set<() => void>();
 
   constructor(opts: { start?: Date; frozen?: boolean } = {}) {
-    this.offset = opts.start ? opts.start.getTime() - Date.now() : 0;
-    if (opts.frozen) this.frozenAt = this.nowMs();
+    // One reading of the host clock: two could straddle a millisecond, and a clock frozen at
+    // 10:00:00.000 would then start at .001.
+    const host = Date.now();
+    this.offset = opts.start ? opts.start.getTime() - host : 0;
+    if (opts.frozen) this.frozenAt = host + this.offset;
   }
 
   private nowMs(): number {
