@@ -8,7 +8,7 @@ import type { LabClock } from '../clock/LabClock.ts';
 import type { Topology } from '../topology/schema.ts';
 import type { ClockReply, RemoteNodeHandle } from './protocol.ts';
 import { ServiceTable } from './services.ts';
-import type { NodeHandle } from './types.ts';
+import type { LabRuntime, NodeHandle, RuntimeName } from './types.ts';
 
 export class AgentHandles {
   private readonly byName = new Map<string, RemoteNodeHandle>();
@@ -111,4 +111,40 @@ export async function moveAgents(agents: RemoteNodeHandle[], to: number): Promis
     await Promise.all(held.map((r) => r.handle.eventsDelivered(r.reply.events)));
   }
   if (held.length) await post(held.map((r) => r.handle), to);
+}
+
+/**
+ * A lab whose nodes run in agents (netns, container): the runtime starts and stops them its
+ * own way; what the lab asks of the nodes once they run is answered here, from the handles.
+ */
+export abstract class AgentLabRuntime implements LabRuntime {
+  abstract readonly name: RuntimeName;
+  readonly warnings: string[] = [];
+  protected readonly nodes: AgentHandles;
+
+  constructor(
+    readonly topology: Topology,
+    log: ((line: string) => void) | undefined,
+  ) {
+    this.nodes = new AgentHandles(topology, log, this.warnings);
+  }
+
+  abstract start(): Promise<void>;
+  abstract stop(): Promise<void>;
+
+  handles(): NodeHandle[] {
+    return this.nodes.inOrder();
+  }
+
+  handle(name: string): NodeHandle | undefined {
+    return this.nodes.get(name);
+  }
+
+  servicePort(address: string, service: string): number {
+    return this.nodes.servicePort(address, service);
+  }
+
+  clockSettled(): Promise<void> {
+    return this.nodes.clockSettled();
+  }
 }

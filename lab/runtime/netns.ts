@@ -32,8 +32,8 @@ import { ImageFactory, signingKeysOf } from './images.ts';
 import type { RuntimeOptions } from './index.ts';
 import { readNetnsRecord, removeNetnsRecord, writeNetnsRecord, type NetnsRecord } from './netnsRecord.ts';
 import { RemoteNodeHandle } from './protocol.ts';
-import { AgentHandles } from './AgentHandles.ts';
-import type { LabRuntime, NodeHandle } from './types.ts';
+import { AgentLabRuntime } from './AgentHandles.ts';
+import type { NodeHandle } from './types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(here, '../../bin/flashlab.mjs');
@@ -236,14 +236,12 @@ interface Agent {
   errors: string[];
 }
 
-export class NetnsRuntime implements LabRuntime {
+export class NetnsRuntime extends AgentLabRuntime {
   readonly name = 'netns' as const;
-  readonly warnings: string[] = [];
   private readonly id: string;
   private readonly subnet: Cidr;
   private readonly addresses: Map<string, string>;
   private readonly agents = new Map<string, Agent>();
-  private readonly nodes: AgentHandles;
   private record?: NetnsRecord;
   /** Removes the namespaces and the bridge if this process exits without `stop()` (Ctrl-C in `flashlab run`). */
   private readonly onExit = () => this.removeNetworkNow();
@@ -251,11 +249,11 @@ export class NetnsRuntime implements LabRuntime {
   private agentCommand: string[] = [BIN, 'node'];
 
   constructor(
-    readonly topology: Topology,
+    topology: Topology,
     private readonly opts: RuntimeOptions,
   ) {
+    super(topology, opts.log);
     requireRoot();
-    this.nodes = new AgentHandles(topology, opts.log, this.warnings);
     this.subnet = checkNetnsSubnet(opts.subnet ?? DEFAULT_NETNS_SUBNET);
     this.addresses = namespaceAddresses(topology, this.subnet);
     this.id = labNetId(opts.stateDir);
@@ -423,22 +421,6 @@ export class NetnsRuntime implements LabRuntime {
       // -force reports what was already gone; the rest is removed
     }
     removeNetnsRecord(this.stateDir);
-  }
-
-  handles(): NodeHandle[] {
-    return this.nodes.inOrder();
-  }
-
-  handle(name: string): NodeHandle | undefined {
-    return this.nodes.get(name);
-  }
-
-  servicePort(address: string, service: string): number {
-    return this.nodes.servicePort(address, service);
-  }
-
-  clockSettled(): Promise<void> {
-    return this.nodes.clockSettled();
   }
 }
 

@@ -24,8 +24,7 @@ import type { NodeSpec, Topology } from '../../topology/schema.ts';
 import type { RuntimeOptions } from '../index.ts';
 import { agentConfigFor, prepareAgentState } from '../netns.ts';
 import { RemoteNodeHandle } from '../protocol.ts';
-import { AgentHandles } from '../AgentHandles.ts';
-import type { LabRuntime, NodeHandle } from '../types.ts';
+import { AgentLabRuntime } from '../AgentHandles.ts';
 import { HEALTH, agentCommand, agentConfigPath, agentHealthcheck } from './agent.ts';
 import { ContainerEngine, LAB_LABEL, type LabObjects } from './engine.ts';
 import { readContainerRecord, removeContainerRecord, writeContainerRecord } from './record.ts';
@@ -79,13 +78,11 @@ export async function removeContainerLeftovers(stateDir: string, engine = new Co
   return [...part(o.containers, 'container'), ...part(o.networks, 'network'), ...part(o.volumes, 'volume')];
 }
 
-export class ContainerRuntime implements LabRuntime {
+export class ContainerRuntime extends AgentLabRuntime {
   readonly name = 'container' as const;
-  readonly warnings: string[] = [];
   readonly engine: ContainerEngine;
   private layout?: LabLayout;
   private readonly stateDir: string;
-  private readonly nodes: AgentHandles;
   private made = false;
   /**
    * This process exits without `stop()` (Ctrl-C in `flashlab run`): nothing asynchronous
@@ -96,11 +93,11 @@ export class ContainerRuntime implements LabRuntime {
   };
 
   constructor(
-    readonly topology: Topology,
+    topology: Topology,
     private readonly opts: RuntimeOptions & { engine?: ContainerEngine },
   ) {
+    super(topology, opts.log);
     this.engine = opts.engine ?? new ContainerEngine();
-    this.nodes = new AgentHandles(topology, opts.log, this.warnings);
     this.stateDir = resolve(opts.stateDir);
   }
 
@@ -221,22 +218,6 @@ export class ContainerRuntime implements LabRuntime {
       await removeContainerLeftovers(this.stateDir, this.engine, this.topology.name);
       process.off('exit', this.onExit);
     }
-  }
-
-  handles(): NodeHandle[] {
-    return this.nodes.inOrder();
-  }
-
-  handle(name: string): NodeHandle | undefined {
-    return this.nodes.get(name);
-  }
-
-  servicePort(address: string, service: string): number {
-    return this.nodes.servicePort(address, service);
-  }
-
-  clockSettled(): Promise<void> {
-    return this.nodes.clockSettled();
   }
 }
 
